@@ -1,0 +1,135 @@
+import CBackstopShims
+import COpenSSL
+
+/// An ECDSA private key on P-256 or secp256k1.
+///
+/// Keys come from OpenSSL's CSPRNG or from PKCS#8 PEM (plain or passphrase-encrypted), such
+/// as `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` writes.
+public final class PrivateKey: @unchecked Sendable {
+    // One owner: freed in deinit; signing reads it from one thread at a time per context.
+    private let pkey: OpaquePointer
+
+    /// The curve of the key.
+    public let curve: Curve
+    /// The matching public key.
+    public let publicKey: PublicKey
+
+    private init(taking pkey: OpaquePointer) throws {
+        do {
+            curve = try PublicKey.checkedCurve(of: pkey, what: "private key")
+            let spki = try derBytes({ i2d_PUBKEY(pkey, $0) }, call: "i2d_PUBKEY")
+            publicKey = try PublicKey(derRepresentation: spki)
+        } catch {
+            EVP_PKEY_free(pkey)
+            throw error
+        }
+        self.pkey = pkey
+    }
+
+    deinit { EVP_PKEY_free(pkey) }
+
+    /// Generates a new key on `curve` from OpenSSL's CSPRNG.
+    public convenience init(generatingOn curve: Curve = .p256) throws {
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, "EC", nil) else {
+            throw CryptoError.openssl("EVP_PKEY_CTX_new_from_name")
+        }
+        defer { EVP_PKEY_CTX_free(context) }
+        guard EVP_PKEY_keygen_init(context) == 1 else { throw CryptoError.openssl("EVP_PKEY_keygen_init") }
+        guard EVP_PKEY_CTX_set_group_name(context, curve.openSSLGroupName) == 1 else {
+            throw CryptoError.openssl("EVP_PKEY_CTX_set_group_name")
+        }
+        var generated: OpaquePointer? = nil
+        guard EVP_PKEY_generate(context, &generated) == 1, let generated else {
+            throw CryptoError.openssl("EVP_PKEY_generate")
+        }
+        try self.init(taking: generated)
+    }
+
+    /// Reads a PKCS#8 PEM private key: `PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` with `passphrase`.
+    ///
+    /// - Throws: ``CryptoError`` `.passphraseRequired` for an encrypted key without a
+    ///   passphrase, `.wrongPassphrase` when it does not decrypt, `.malformed` for anything
+    ///   that is not PKCS#8 PEM (the message says how to convert a SEC1 `EC PRIVATE KEY`).
+    public convenience init(pemRepresentation pem: String, passphrase: [UInt8]? = nil) throws {
+        let what = "private key"
+        let block = try PEMBlock(pem, what: what)
+        let encrypted: Bool
+        switch block.label {
+        case "PRIVATE KEY": encrypted = false
+        case "ENCRYPTED PRIVATE KEY": encrypted = true
+        case "EC PRIVATE KEY":
+            throw CryptoError.malformed(what, "a SEC1 'EC PRIVATE KEY' block; Backstop reads PKCS#8 (convert with: openssl pkcs8 -topk8 -in KEY -out KEY.p8.pem)")
+        default:
+            throw CryptoError.malformed(what, "expected a PEM 'PRIVATE KEY' or 'ENCRYPTED PRIVATE KEY' block, found '\(block.label)'")
+        }
+        if encrypted && passphrase == nil {
+            throw CryptoError(.passphraseRequired, "private key is encrypted; a passphrase is needed")
+        }
+        var decoded: OpaquePointer? = nil
+        // The decoder is told the one structure Backstop accepts, so no other format and no
+        // interactive passphrase prompt can be reached from here.
+        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, "PEM", nil, "EC", backstop_selection_keypair(), nil, nil) else {
+            throw CryptoError.openssl("OSSL_DECODER_CTX_new_for_pkey")
+        }
+        defer { OSSL_DECODER_CTX_free(decoder) }
+        if let passphrase {
+            guard passphrase.withUnsafeBufferPointer({ OSSL_DECODER_CTX_set_passphrase(decoder, $0.baseAddress, $0.count) }) == 1 else {
+                throw CryptoError.openssl("OSSL_DECODER_CTX_set_passphrase")
+            }
+        }
+        let bytes = Array(pem.utf8)
+        let ok = bytes.withUnsafeBufferPointer { buffer -> Int32 in
+            var data: UnsafePointer<UInt8>? = buffer.baseAddress
+            var length = buffer.count
+            return OSSL_DECODER_from_data(decoder, &data, &length)
+        }
+        guard ok == 1, let decoded else {
+            OpenSSLErrorQueue.clear()
+            if encrypted { throw CryptoError(.wrongPassphrase, "private key could not be decrypted: wrong passphrase or damaged file") }
+            throw CryptoError.malformed(what, "the PEM block is not a valid PKCS#8 EC private key")
+        }
+        try self.init(taking: decoded)
+    }
+
+    /// The PKCS#8 PEM encoding: `PRIVATE KEY`, or with a passphrase `ENCRYPTED PRIVATE KEY`
+    /// (PBES2, PBKDF2 with HMAC-SHA-256, AES-256-CBC), readable by `openssl pkey`.
+    public func pemRepresentation(passphrase: [UInt8]? = nil) throws -> String {
+        let pem = try collectingBIO { bio in
+            let result: Int32
+            if let passphrase {
+                guard !passphrase.isEmpty else { throw CryptoError(.passphraseRequired, "an empty passphrase would not protect the key") }
+                var copy = passphrase.map { CChar(bitPattern: $0) }
+                defer { for index in copy.indices { copy[index] = 0 } }
+                result = PEM_write_bio_PKCS8PrivateKey(bio, pkey, EVP_aes_256_cbc(), &copy, Int32(copy.count), nil, nil)
+            } else {
+                result = PEM_write_bio_PKCS8PrivateKey(bio, pkey, nil, nil, 0, nil, nil)
+            }
+            guard result == 1 else { throw CryptoError.openssl("PEM_write_bio_PKCS8PrivateKey") }
+        }
+        return String(decoding: pem, as: UTF8.self)
+    }
+
+    /// Signs `message` with ECDSA over SHA-256 and returns the low-S signature.
+    public func signature(for message: UnsafeRawBufferPointer) throws -> ECDSASignature {
+        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openssl("EVP_MD_CTX_new") }
+        defer { EVP_MD_CTX_free(context) }
+        guard EVP_DigestSignInit(context, nil, SHA256Algorithm.shared.md, nil, pkey) == 1 else {
+            throw CryptoError.openssl("EVP_DigestSignInit")
+        }
+        let input = message.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        var length = 0
+        guard EVP_DigestSign(context, nil, &length, input, message.count) == 1 else {
+            throw CryptoError.openssl("EVP_DigestSign")
+        }
+        var der = [UInt8](repeating: 0, count: length)
+        guard EVP_DigestSign(context, &der, &length, input, message.count) == 1 else {
+            throw CryptoError.openssl("EVP_DigestSign")
+        }
+        return try ECDSASignature(derRepresentation: Array(der.prefix(length)), curve: curve, policy: .intake).lowS
+    }
+
+    /// Signs `message` with ECDSA over SHA-256 and returns the low-S signature.
+    public func signature(for message: [UInt8]) throws -> ECDSASignature {
+        try message.withUnsafeBytes { try signature(for: $0) }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// What a finished child process left: its exit status and everything it printed.
+public struct ProcessResult: Sendable {
+    /// The exit status (or 128 + signal number when it was killed).
+    public let status: Int32
+    /// Standard output.
+    public let stdout: String
+    /// Standard error.
+    public let stderr: String
+}
+
+/// Runs `executable` with `arguments` to completion, feeding `input` on standard input.
+public func runProcess(_ executable: String, _ arguments: [String], input: [UInt8] = [], environment: [String: String]? = nil, currentDirectory: URL? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+    let stdinPipe = Pipe(), stdoutPipe = Pipe(), stderrPipe = Pipe()
+    process.standardInput = stdinPipe
+    process.standardOutput = stdoutPipe
+    process.standardError = stderrPipe
+    try process.run()
+    // Read both pipes while the child runs so that a full pipe cannot block it.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var out = Data(), err = Data()
+    DispatchQueue.global().async(group: group) { out = stdoutPipe.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { err = stderrPipe.fileHandleForReading.readDataToEndOfFile() }
+    stdinPipe.fileHandleForWriting.write(Data(input))
+    try stdinPipe.fileHandleForWriting.close()
+    process.waitUntilExit()
+    group.wait()
+    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    return ProcessResult(status: status, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+}
+
+/// The `openssl` command line, the independent peer for keys and signatures.
+public func openssl(_ arguments: String..., input: [UInt8] = []) throws -> ProcessResult {
+    try runProcess("/usr/bin/env", ["openssl"] + arguments, input: input)
+}
+
+/// A new empty directory under the system's temporary folder, for one test.
+public func makeTemporaryDirectory(_ name: String = "backstop-test") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// The package's root folder, found from this source file's path.
+public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// `../shared/wycheproof` beside the package, or nil when it is not there.
+public var wycheproofDirectory: URL? {
+    let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/wycheproof")
+    return FileManager.default.fileExists(atPath: url.path) ? url : nil
+}
+
+/// The folder holding the package's built executables (`.build/debug` or `.build/release`).
+public var productsDirectory: URL {
+    // Test bundles on Linux are executables that sit beside the package's other products.
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+}

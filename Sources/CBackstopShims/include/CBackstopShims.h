@@ -1,0 +1,18 @@
+#ifndef BACKSTOP_SHIMS_H
+#define BACKSTOP_SHIMS_H
+
+#include <stddef.h>
+
+/* OpenSSL types are passed as void * so that this header needs no OpenSSL include and
+ * Swift can hand over its OpaquePointer values without rebinding. */
+
+/* BIO_get_mem_data is a macro over BIO_ctrl: returns the length, sets *data. */
+long backstop_bio_mem_data(void *bio, const char **data);
+
+/* OPENSSL_free is a macro that adds the caller's file and line. */
+void backstop_openssl_free(void *pointer);
+
+/* EVP_PKEY_KEYPAIR is a macro built from other macros. */
+int backstop_selection_keypair(void);
+
+#endif
