@@ -4,7 +4,7 @@
 /// lengths, minimal positive integers, no trailing bytes, and 0 < r, s < n. Anything else,
 /// including BER variants that some libraries tolerate, is refused, so that one signature has
 /// exactly one encoding.
-public struct ECDSASignature: Sendable, Equatable {
+public struct ECDSASignature: Sendable, Hashable {
     /// The curve whose order bounds r and s.
     public let curve: Curve
     /// r, 32 bytes big-endian.

@@ -1,0 +1,232 @@
+/// A strict JSON reader (RFC 8259) for the ``JSONValue`` subset.
+///
+/// It refuses what a lenient reader would guess at: invalid UTF-8, unpaired surrogate
+/// escapes, a key twice in one object, fractions and exponents, integers beyond 2^53 - 1,
+/// `-0`, nesting deeper than ``maximumDepth``, and anything after the value.
+public struct JSONParser {
+    /// The deepest nesting of arrays and objects accepted.
+    public static let maximumDepth = 32
+
+    /// Parses `bytes` as one JSON value.
+    ///
+    /// - Throws: ``JSONParseError`` with the byte offset and what was wrong.
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in
+            var parser = Cursor(bytes: buffer)
+            parser.skipWhitespace()
+            let value = try parser.value(depth: 0)
+            parser.skipWhitespace()
+            guard parser.offset == buffer.count else { throw parser.error("unexpected bytes after the JSON value") }
+            return value
+        }
+    }
+
+    /// Parses `bytes` as one JSON value and requires them to be its canonical (RFC 8785) form.
+    public static func parseCanonical(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        let value = try parse(bytes)
+        guard Canonical.encode(value) == bytes else {
+            throw JSONParseError(offset: 0, reason: "not in canonical form (RFC 8785: sorted keys, no whitespace, minimal escapes)")
+        }
+        return value
+    }
+}
+
+/// Why a JSON document was refused, and where.
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The byte offset where the problem was found.
+    public let offset: Int
+    /// What was wrong.
+    public let reason: String
+    /// "at byte N: reason".
+    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+}
+
+private struct Cursor {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    func error(_ reason: String) -> JSONParseError { JSONParseError(offset: offset, reason: reason) }
+
+    var current: UInt8? { offset < bytes.count ? bytes[offset] : nil }
+
+    mutating func skipWhitespace() {
+        while let byte = current, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { offset += 1 }
+    }
+
+    mutating func expect(_ literal: String, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
+        for expected in literal.utf8 {
+            guard current == expected else { throw error("invalid literal, expected '\(literal)'") }
+            offset += 1
+        }
+        return value
+    }
+
+    mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard let byte = current else { throw error("unexpected end of input") }
+        switch byte {
+        case UInt8(ascii: "{"): return try object(depth: depth + 1)
+        case UInt8(ascii: "["): return try array(depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): return try expect("true", .bool(true))
+        case UInt8(ascii: "f"): return try expect("false", .bool(false))
+        case UInt8(ascii: "n"): return try expect("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .integer(try integer())
+        default: throw error("unexpected character \(describe(byte))")
+        }
+    }
+
+    mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        offset += 1
+        var members: [String: JSONValue] = [:]
+        skipWhitespace()
+        if current == UInt8(ascii: "}") { offset += 1; return .object(members) }
+        while true {
+            skipWhitespace()
+            guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let keyOffset = offset
+            let key = try string()
+            skipWhitespace()
+            guard current == UInt8(ascii: ":") else { throw error("expected ':' after key") }
+            offset += 1
+            skipWhitespace()
+            let member = try value(depth: depth)
+            guard members.updateValue(member, forKey: key) == nil else {
+                throw JSONParseError(offset: keyOffset, reason: "key \"\(key)\" appears twice in one object")
+            }
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): offset += 1
+            case UInt8(ascii: "}"): offset += 1; return .object(members)
+            default: throw error("expected ',' or '}' in object")
+            }
+        }
+    }
+
+    mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+        offset += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "]") { offset += 1; return .array(elements) }
+        while true {
+            skipWhitespace()
+            elements.append(try value(depth: depth))
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): offset += 1
+            case UInt8(ascii: "]"): offset += 1; return .array(elements)
+            default: throw error("expected ',' or ']' in array")
+            }
+        }
+    }
+
+    mutating func integer() throws(JSONParseError) -> Int64 {
+        let start = offset
+        var negative = false
+        if current == UInt8(ascii: "-") { negative = true; offset += 1 }
+        guard let first = current, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else { throw error("expected a digit") }
+        var magnitude: Int64 = 0
+        if first == UInt8(ascii: "0") {
+            offset += 1
+        } else {
+            while let digit = current, digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") {
+                magnitude = magnitude * 10 + Int64(digit - UInt8(ascii: "0"))
+                guard magnitude <= JSONValue.maximumInteger else {
+                    throw JSONParseError(offset: start, reason: "integer beyond 2^53 - 1; write large numbers as strings")
+                }
+                offset += 1
+            }
+        }
+        if let next = current, next == UInt8(ascii: ".") || next == UInt8(ascii: "e") || next == UInt8(ascii: "E") {
+            throw JSONParseError(offset: start, reason: "only integers are allowed (no fraction or exponent); amounts are decimal strings")
+        }
+        if let next = current, next >= UInt8(ascii: "0"), next <= UInt8(ascii: "9") {
+            throw JSONParseError(offset: start, reason: "integer with a leading zero")
+        }
+        if negative && magnitude == 0 { throw JSONParseError(offset: start, reason: "-0 is not allowed") }
+        return negative ? -magnitude : magnitude
+    }
+
+    mutating func string() throws(JSONParseError) -> String {
+        let opening = offset
+        offset += 1
+        // Unescaped runs are copied as bytes; the whole string is validated as UTF-8 once.
+        var output: [UInt8] = []
+        var runStart = offset
+        while true {
+            guard let byte = current else { throw error("unterminated string") }
+            switch byte {
+            case UInt8(ascii: "\""):
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
+                offset += 1
+                guard let text = String(validating: output, as: UTF8.self) else {
+                    throw JSONParseError(offset: opening, reason: "string is not valid UTF-8")
+                }
+                return text
+            case UInt8(ascii: "\\"):
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
+                offset += 1
+                output.append(contentsOf: String(try escape()).utf8)
+                runStart = offset
+            case 0x00..<0x20:
+                throw error("control character \(describe(byte)) must be escaped in a string")
+            default:
+                offset += 1
+            }
+        }
+    }
+
+    mutating func escape() throws(JSONParseError) -> Unicode.Scalar {
+        guard let byte = current else { throw error("unterminated escape") }
+        offset += 1
+        switch byte {
+        case UInt8(ascii: "\""): return "\""
+        case UInt8(ascii: "\\"): return "\\"
+        case UInt8(ascii: "/"): return "/"
+        case UInt8(ascii: "b"): return "\u{08}"
+        case UInt8(ascii: "f"): return "\u{0C}"
+        case UInt8(ascii: "n"): return "\n"
+        case UInt8(ascii: "r"): return "\r"
+        case UInt8(ascii: "t"): return "\t"
+        case UInt8(ascii: "u"):
+            let first = try hex4()
+            if (0xD800..<0xDC00).contains(first) {
+                guard current == UInt8(ascii: "\\"), offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "u") else {
+                    throw error("unpaired high surrogate escape")
+                }
+                offset += 2
+                let second = try hex4()
+                guard (0xDC00..<0xE000).contains(second) else { throw error("high surrogate not followed by a low surrogate") }
+                return Unicode.Scalar(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))!
+            }
+            guard let scalar = Unicode.Scalar(first) else { throw error("unpaired low surrogate escape") }
+            return scalar
+        default:
+            throw error("invalid escape \\\(describe(byte))")
+        }
+    }
+
+    mutating func hex4() throws(JSONParseError) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            guard let byte = current else { throw error("unterminated \\u escape") }
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw error("invalid hex digit in \\u escape")
+            }
+            value = value << 4 | digit
+            offset += 1
+        }
+        return value
+    }
+
+    func describe(_ byte: UInt8) -> String {
+        byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "0x" + String(byte, radix: 16)
+    }
+}

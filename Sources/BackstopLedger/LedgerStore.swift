@@ -1,0 +1,234 @@
+import BackstopCrypto
+import Foundation
+import Synchronization
+
+import Glibc
+
+/// The append-only ledger file of one folder, opened for writing by one process at a time.
+///
+/// The folder holds `ledger.jsonl` (the entries, one canonical line each) and `ledger.lock`
+/// (the write lock, holding the writer's process id). Appending writes one line, fsyncs
+/// it, and only then returns: an entry this type reported as appended survives a crash.
+public final class LedgerStore {
+    /// The ledger folder.
+    public let directory: URL
+    /// The last entry, or nil while the ledger is empty.
+    public private(set) var head: LedgerHead?
+    /// The hash of entry 0, or nil while the ledger is empty.
+    public private(set) var fundId: [UInt8]?
+    /// An incomplete last line found when opening, and where it was moved.
+    public let recoveredTail: TornTail?
+
+    private let fd: Int32
+    private let lock: LockFile
+    private var size: UInt64
+
+    /// File names inside a ledger folder.
+    public static let ledgerFileName = "ledger.jsonl"
+    static let lockFileName = "ledger.lock"
+
+    // An fsync that failed leaves the kernel's view of the file unknown (the dirty pages may
+    // have been dropped and marked clean), so a retry could report success for lost data.
+    // After one failure every store in the process refuses to write.
+    private static let syncFailed = Atomic<Bool>(false)
+
+    private init(directory: URL, fd: Int32, lock: LockFile, size: UInt64, scan: LedgerScanResult, recovered: TornTail?) {
+        self.directory = directory
+        self.fd = fd
+        self.lock = lock
+        self.size = size
+        self.head = scan.head
+        self.fundId = scan.fundId
+        self.recoveredTail = recovered
+    }
+
+    deinit { close(fd) }
+
+    /// Creates a new, empty ledger in `directory` (made if missing) and opens it for writing.
+    ///
+    /// - Throws: ``LedgerError`` `.alreadyExists` when the folder already has a ledger.
+    public static func create(at directory: URL) throws -> LedgerStore {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw LedgerError(.io, "cannot create folder \(directory.path): \(error.localizedDescription)")
+        }
+        let lock = try LockFile(directory.appendingPathComponent(lockFileName))
+        let path = directory.appendingPathComponent(ledgerFileName).path
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw LedgerError(.alreadyExists, "\(path) already exists; a folder holds one ledger") }
+            throw LedgerError(.io, "cannot create \(path): \(errnoDescription())")
+        }
+        // The new name must survive a crash too: fsync the folder that holds it.
+        guard fsync(fd) == 0, syncDirectory(directory) else {
+            close(fd)
+            markSyncFailed()
+            throw LedgerError(.syncFailed, "fsync after creating \(path) failed: \(errnoDescription())")
+        }
+        let empty = LedgerScanResult(entryCount: 0, head: nil, fundId: nil, tornTail: nil)
+        return LedgerStore(directory: directory, fd: fd, lock: lock, size: 0, scan: empty, recovered: nil)
+    }
+
+    /// Opens the ledger in `directory` for writing.
+    ///
+    /// Every complete line is checked (format, sequence, links, time; not signatures, which
+    /// is ``LedgerScan``'s job with `verifySignatures`) and passed to `visit`. An incomplete
+    /// last line, left by a crash during an append that was never acknowledged, is copied to
+    /// `ledger.jsonl.torn-<offset>-<time>` and cut off; ``recoveredTail`` reports it. Any
+    /// other bad line stops the open with its sequence number, and nothing is modified.
+    ///
+    /// - Throws: ``LedgerError`` `.locked` (with the holder's pid) when another process
+    ///   writes, `.notFound`, `.corrupt`, `.io`, or whatever `visit` throws.
+    public static func open(at directory: URL, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
+        let path = directory.appendingPathComponent(ledgerFileName).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError(.notFound, "no ledger in \(directory.path) (\(ledgerFileName) is missing)")
+        }
+        let lock = try LockFile(directory.appendingPathComponent(lockFileName))
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
+        do {
+            let scan = try LedgerScan.scan(fd: fd, verifySignatures: false, visit: visit)
+            var size = UInt64(lseek(fd, 0, SEEK_END))
+            var recovered: TornTail? = nil
+            if let tail = scan.tornTail {
+                recovered = try setAside(tail, fd: fd, directory: directory)
+                size = tail.offset
+            }
+            return LedgerStore(directory: directory, fd: fd, lock: lock, size: size, scan: scan, recovered: recovered)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Appends one entry after the head, with `signatures` over the canonical bytes of `body`.
+    ///
+    /// The entry is checked as a reader would check it (fields, limits, time not before the
+    /// head's, every signature valid and low-S); if anything fails, nothing is written.
+    /// Returns once the line is on disk (fsync), with the entry and its hash.
+    ///
+    /// - Throws: ``LedgerError`` `.invalidEntry`, `.io` (the file is restored to its previous
+    ///   length), or `.syncFailed` (this process must stop writing).
+    @discardableResult
+    public func append(kind: String, time: Timestamp, body: JSONValue, signatures: [EntrySignature]) throws -> (entry: Entry, hash: [UInt8]) {
+        guard !Self.syncFailed.load(ordering: .acquiring) else {
+            throw LedgerError(.syncFailed, "an earlier fsync failed in this process; restart it before writing again")
+        }
+        let seq = (head?.seq ?? -1) + 1
+        if let head, time < head.time {
+            throw LedgerError(.invalidEntry, seq: seq, "time \(time) is earlier than the head's \(head.time)")
+        }
+        let entry = try Entry(seq: seq, prev: head?.hash ?? Entry.genesisPrev, time: time, kind: kind, body: body, signatures: signatures)
+        if let bad = entry.firstInvalidSignature() {
+            throw LedgerError(.invalidEntry, seq: seq, "signature by key \(bad.publicKey.fingerprint) does not verify over the body")
+        }
+        let line = entry.line
+        guard line.count <= Entry.maximumLineBytes else {
+            throw LedgerError(.invalidEntry, seq: seq, "entry is \(line.count) bytes; the limit is \(Entry.maximumLineBytes)")
+        }
+        // What is written must read back as the same entry; otherwise the encoder is wrong and
+        // nothing is written.
+        _ = try Entry.decode(line: line, expectedSeq: seq)
+        let hash = try Entry.hash(line: line)
+        try writeDurably(line + [0x0A], seq: seq)
+        head = LedgerHead(seq: seq, hash: hash, time: time)
+        if seq == 0 { fundId = hash }
+        return (entry, hash)
+    }
+
+    private func writeDurably(_ bytes: [UInt8], seq: Int64) throws {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(size) + off_t(written))
+            }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else {
+                let reason = errnoDescription()
+                // Take back the part that reached the file so the ledger stays as it was.
+                guard ftruncate(fd, off_t(size)) == 0, fsync(fd) == 0 else {
+                    Self.markSyncFailed()
+                    throw LedgerError(.syncFailed, seq: seq, "write failed (\(reason)) and the partial line could not be removed")
+                }
+                throw LedgerError(.io, seq: seq, "write to \(Self.ledgerFileName) failed: \(reason); the ledger is unchanged")
+            }
+            written += result
+        }
+        guard fsync(fd) == 0 else {
+            Self.markSyncFailed()
+            throw LedgerError(.syncFailed, seq: seq, "fsync of \(Self.ledgerFileName) failed: \(errnoDescription()); the entry may not be durable, and this process will not write again")
+        }
+        size += UInt64(bytes.count)
+    }
+
+    private static func markSyncFailed() { syncFailed.store(true, ordering: .releasing) }
+
+    /// Copies the torn tail to its own file (fsynced), then cuts it off the ledger (fsynced).
+    private static func setAside(_ tail: TornTail, fd: Int32, directory: URL) throws -> TornTail {
+        var bytes = [UInt8](repeating: 0, count: tail.byteCount)
+        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, tail.byteCount, off_t(tail.offset)) }
+        guard count == tail.byteCount else { throw LedgerError(.io, "cannot read the incomplete last line: \(errnoDescription())") }
+        // A new name every time: an earlier copy is evidence too and is never overwritten.
+        let stem = "\(ledgerFileName).torn-\(tail.offset)-\(Int64(Date().timeIntervalSince1970))"
+        var name = stem
+        var path = directory.appendingPathComponent(name).path
+        var copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        var attempt = 1
+        while copy < 0 && errno == EEXIST && attempt < 1_000 {
+            name = "\(stem)-\(attempt)"
+            path = directory.appendingPathComponent(name).path
+            copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            attempt += 1
+        }
+        guard copy >= 0 else { throw LedgerError(.io, "cannot create \(path): \(errnoDescription())") }
+        defer { close(copy) }
+        let copied = bytes.withUnsafeBytes { Glibc.write(copy, $0.baseAddress!, $0.count) }
+        guard copied == tail.byteCount, fsync(copy) == 0, syncDirectory(directory) else {
+            throw LedgerError(.io, "cannot save the incomplete last line to \(path): \(errnoDescription())")
+        }
+        guard ftruncate(fd, off_t(tail.offset)) == 0 else {
+            throw LedgerError(.io, "cannot remove the incomplete last line: \(errnoDescription())")
+        }
+        guard fsync(fd) == 0 else {
+            markSyncFailed()
+            throw LedgerError(.syncFailed, "fsync after removing the incomplete last line failed: \(errnoDescription())")
+        }
+        return TornTail(offset: tail.offset, byteCount: tail.byteCount, savedTo: name)
+    }
+}
+
+/// fsync of a folder, so that a file created or renamed in it survives a crash.
+func syncDirectory(_ directory: URL) -> Bool {
+    let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return fsync(fd) == 0
+}
+
+/// An exclusive `flock` on the ledger's lock file, held until this object is released.
+final class LockFile {
+    private let fd: Int32
+
+    init(_ url: URL) throws {
+        let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LedgerError(.io, "cannot open lock file \(url.path): \(errnoDescription())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 32, 0) }
+            close(fd)
+            guard busy else { throw LedgerError(.io, "cannot lock \(url.path): \(errnoDescription())") }
+            let pid = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw LedgerError(.locked, "ledger is locked by pid \(pid.isEmpty ? "unknown" : pid) (another backstop process is writing; try again when it ends)")
+        }
+        // The pid is for people reading the error above; the lock itself is the flock.
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+}
