@@ -1,4 +1,3 @@
-import CBackstopShims
 import COpenSSL
 
 /// An ECDSA private key on P-256 or secp256k1.
@@ -65,24 +64,22 @@ public final class PrivateKey: @unchecked Sendable {
         if encrypted && passphrase == nil {
             throw CryptoError(.passphraseRequired, "private key is encrypted; a passphrase is needed")
         }
-        var decoded: OpaquePointer? = nil
-        // The decoder is told the one structure Backstop accepts, so no other format and no
-        // interactive passphrase prompt can be reached from here.
-        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&decoded, "PEM", nil, "EC", backstop_selection_keypair(), nil, nil) else {
-            throw CryptoError.openssl("OSSL_DECODER_CTX_new_for_pkey")
-        }
-        defer { OSSL_DECODER_CTX_free(decoder) }
-        if let passphrase {
-            guard passphrase.withUnsafeBufferPointer({ OSSL_DECODER_CTX_set_passphrase(decoder, $0.baseAddress, $0.count) }) == 1 else {
-                throw CryptoError.openssl("OSSL_DECODER_CTX_set_passphrase")
+        // The password callback hands over the passphrase given, or fails when there is none,
+        // so OpenSSL's interactive prompt can never be reached from here.
+        var secret = passphrase ?? []
+        defer { for index in secret.indices { secret[index] = 0 } }
+        let decoded: OpaquePointer? = try withReadBIO(Array(pem.utf8)) { bio in
+            withUnsafeMutablePointer(to: &secret) { secretPointer in
+                PEM_read_bio_PrivateKey_ex(bio, nil, { buffer, size, _, context in
+                    guard let buffer, let secret = context?.assumingMemoryBound(to: [UInt8].self).pointee,
+                          !secret.isEmpty, secret.count <= Int(size)
+                    else { return -1 }
+                    secret.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    return Int32(secret.count)
+                }, secretPointer, nil, nil)
             }
         }
-        let bytes = Array(pem.utf8)
-        let ok = bytes.withUnsafeBufferPointer { buffer -> Int32 in
-            var data: UnsafePointer<UInt8>? = buffer.baseAddress
-            var length = buffer.count
-            return OSSL_DECODER_from_data(decoder, &data, &length)
-        }
+        let ok: Int32 = decoded == nil ? 0 : 1
         guard ok == 1, let decoded else {
             OpenSSLErrorQueue.clear()
             if encrypted { throw CryptoError(.wrongPassphrase, "private key could not be decrypted: wrong passphrase or damaged file") }

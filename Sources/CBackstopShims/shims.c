@@ -1,7 +1,6 @@
 #include "CBackstopShims.h"
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 long backstop_bio_mem_data(void *bio, const char **data) {
     char *pointer = NULL;
@@ -12,8 +11,4 @@ long backstop_bio_mem_data(void *bio, const char **data) {
 
 void backstop_openssl_free(void *pointer) {
     OPENSSL_free(pointer);
-}
-
-int backstop_selection_keypair(void) {
-    return EVP_PKEY_KEYPAIR;
 }

@@ -12,7 +12,4 @@ long backstop_bio_mem_data(void *bio, const char **data);
 /* OPENSSL_free is a macro that adds the caller's file and line. */
 void backstop_openssl_free(void *pointer);
 
-/* EVP_PKEY_KEYPAIR is a macro built from other macros. */
-int backstop_selection_keypair(void);
-
 #endif

@@ -1,0 +1,107 @@
+import BackstopCrypto
+import Foundation
+import Glibc
+
+/// Reading and writing the files the commands take, with errors that name the file.
+enum Files {
+    /// The bytes of `path`, or an exit-2 error naming the file.
+    static func read(_ path: String, what: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw CLIError.badInput("\(what) \(path) \(reason)")
+        }
+        return [UInt8](data)
+    }
+
+    /// The text of `path` as UTF-8.
+    static func readText(_ path: String, what: String) throws -> String {
+        let bytes = try read(path, what: what)
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw CLIError.badInput("\(what) \(path) is not UTF-8 text") }
+        return text
+    }
+
+    /// Writes a new file with `mode`, refusing to replace an existing one, and fsyncs it.
+    static func writeNew(_ path: String, _ bytes: [UInt8], mode: mode_t, what: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw CLIError.badInput("\(what) \(path) already exists; refusing to overwrite it") }
+            throw CLIError.badInput("cannot create \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        // The mode given to open is filtered by the umask; a private key must be 0600 whatever it is.
+        _ = fchmod(fd, mode)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            unlink(path)
+            throw CLIError.badInput("cannot write \(what) \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// A private key file, asking for its passphrase (from `passphraseFile` or the terminal)
+    /// only when it is encrypted.
+    static func privateKey(_ path: String, passphraseFile: String?) throws -> PrivateKey {
+        let pem = try readText(path, what: "key file")
+        do {
+            return try PrivateKey(pemRepresentation: pem)
+        } catch let error as CryptoError where error.code == .passphraseRequired {
+            let passphrase = try passphraseFile.map { try Passphrase.fromFile($0) } ?? Passphrase.ask("Passphrase for \(path): ")
+            do {
+                return try PrivateKey(pemRepresentation: pem, passphrase: passphrase)
+            } catch let error as CryptoError {
+                throw CLIError.badInput("key file \(path): \(error)")
+            }
+        } catch let error as CryptoError {
+            throw CLIError.badInput("key file \(path): \(error)")
+        }
+    }
+
+    /// A public key file in PEM (`PUBLIC KEY`) or DER.
+    static func publicKey(_ path: String) throws -> PublicKey {
+        let bytes = try read(path, what: "public key file")
+        do {
+            if let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN") {
+                return try PublicKey(pemRepresentation: text)
+            }
+            return try PublicKey(derRepresentation: bytes)
+        } catch let error as CryptoError {
+            throw CLIError.badInput("public key file \(path): \(error)")
+        }
+    }
+}
+
+/// Passphrases for encrypted keys: from a file, or typed on the terminal without echo.
+enum Passphrase {
+    /// The first line of `path`.
+    static func fromFile(_ path: String) throws -> [UInt8] {
+        let bytes = try Files.read(path, what: "passphrase file")
+        let line = Array(bytes.prefix { $0 != 0x0A && $0 != 0x0D })
+        guard !line.isEmpty else { throw CLIError.badInput("passphrase file \(path) is empty") }
+        return line
+    }
+
+    /// Asks on the controlling terminal with echo off.
+    static func ask(_ prompt: String) throws -> [UInt8] {
+        let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
+        guard tty >= 0 else {
+            throw CLIError.badInput("no terminal to ask for a passphrase on; give it with --passphrase-file")
+        }
+        defer { close(tty) }
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        var saved = termios()
+        let hasTermios = tcgetattr(tty, &saved) == 0
+        if hasTermios {
+            var silent = saved
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            _ = tcsetattr(tty, TCSAFLUSH, &silent)
+        }
+        defer {
+            if hasTermios { _ = tcsetattr(tty, TCSAFLUSH, &saved) }
+            _ = write(tty, "\n", 1)
+        }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(tty, &byte, 1) == 1, byte != 0x0A, byte != 0x0D, line.count < 1_024 { line.append(byte) }
+        guard !line.isEmpty else { throw CLIError.badInput("empty passphrase") }
+        return line
+    }
+}
