@@ -11,10 +11,13 @@ let package = Package(
     products: [
         .library(name: "BackstopCrypto", targets: ["BackstopCrypto"]),
         .library(name: "BackstopLedger", targets: ["BackstopLedger"]),
+        .library(name: "BackstopFund", targets: ["BackstopFund"]),
         .executable(name: "backstop", targets: ["backstop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Arbitrary-size unsigned integers for amounts in minor units (wei needs more than 64 bits).
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
     ],
     targets: [
         // The system libcrypto (Debian: libssl-dev). Only BackstopCrypto and the shim see it.
@@ -27,10 +30,11 @@ let package = Package(
         .target(name: "CBackstopShims", dependencies: ["COpenSSL"], cSettings: noDeprecatedOpenSSL),
         .target(name: "BackstopCrypto", dependencies: ["COpenSSL", "CBackstopShims"]),
         .target(name: "BackstopLedger", dependencies: ["BackstopCrypto"]),
+        .target(name: "BackstopFund", dependencies: ["BackstopCrypto", "BackstopLedger", .product(name: "BigInt", package: "BigInt")]),
         .executableTarget(
             name: "backstop",
             dependencies: [
-                "BackstopCrypto", "BackstopLedger",
+                "BackstopCrypto", "BackstopLedger", "BackstopFund",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +44,7 @@ let package = Package(
         .target(name: "BackstopTestSupport", path: "Sources/BackstopTestSupport"),
         .testTarget(name: "BackstopCryptoTests", dependencies: ["BackstopCrypto", "BackstopTestSupport"]),
         .testTarget(name: "BackstopLedgerTests", dependencies: ["BackstopLedger", "BackstopTestSupport", "backstop-torture"]),
+        .testTarget(name: "BackstopFundTests", dependencies: ["BackstopFund", "BackstopTestSupport"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopTestSupport", "backstop"]),
     ]
 )

@@ -72,15 +72,15 @@ public final class LedgerStore {
 
     /// Opens the ledger in `directory` for writing.
     ///
-    /// Every complete line is checked (format, sequence, links, time; not signatures, which
-    /// is ``LedgerScan``'s job with `verifySignatures`) and passed to `visit`. An incomplete
+    /// Every complete line is checked (format, sequence, links, time, and with
+    /// `verifySignatures` every signature) and passed to `visit`. An incomplete
     /// last line, left by a crash during an append that was never acknowledged, is copied to
     /// `ledger.jsonl.torn-<offset>-<time>` and cut off; ``recoveredTail`` reports it. Any
     /// other bad line stops the open with its sequence number, and nothing is modified.
     ///
     /// - Throws: ``LedgerError`` `.locked` (with the holder's pid) when another process
     ///   writes, `.notFound`, `.corrupt`, `.io`, or whatever `visit` throws.
-    public static func open(at directory: URL, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
+    public static func open(at directory: URL, verifySignatures: Bool = false, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
         let path = directory.appendingPathComponent(ledgerFileName).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(.notFound, "no ledger in \(directory.path) (\(ledgerFileName) is missing)")
@@ -89,7 +89,7 @@ public final class LedgerStore {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
         do {
-            let scan = try LedgerScan.scan(fd: fd, verifySignatures: false, visit: visit)
+            let scan = try LedgerScan.scan(fd: fd, verifySignatures: verifySignatures, visit: visit)
             var size = UInt64(lseek(fd, 0, SEEK_END))
             var recovered: TornTail? = nil
             if let tail = scan.tornTail {

@@ -1,0 +1,227 @@
+import BackstopCrypto
+import BackstopLedger
+import BigInt
+
+/// A delegate: one of the signatories who approve releases, from one platform.
+public struct Delegate: Sendable, Hashable {
+    /// The delegate's public key.
+    public let key: PublicKey
+    /// The platform or service the delegate comes from; no platform twice in a set.
+    public let platform: String
+
+    /// A delegate with `key` from `platform`.
+    public init(key: PublicKey, platform: String) {
+        self.key = key
+        self.platform = platform
+    }
+}
+
+/// The contribution policy: dues per period scaled to a member's declared size, with a floor and a cap.
+public struct ContributionPolicy: Sendable, Hashable {
+    /// The asset dues are paid in.
+    public let asset: String
+    /// Dues per period = declared size × `ratePerMillion` / 1,000,000, then floor and cap.
+    public let ratePerMillion: Int64
+    /// The least a member owes per period (affordable for small platforms).
+    public let floor: Amount
+    /// The most a member owes per period.
+    public let cap: Amount
+    /// Length of a period; periods are counted from the genesis time.
+    public let periodSeconds: Int64
+    /// How long after a period ends its dues may still be paid before the member is in arrears.
+    public let graceSeconds: Int64
+
+    /// A policy; the genesis or policy entry that carries it is checked by the rules.
+    public init(asset: String, ratePerMillion: Int64, floor: Amount, cap: Amount, periodSeconds: Int64, graceSeconds: Int64) {
+        self.asset = asset
+        self.ratePerMillion = ratePerMillion
+        self.floor = floor
+        self.cap = cap
+        self.periodSeconds = periodSeconds
+        self.graceSeconds = graceSeconds
+    }
+
+    /// The dues per period for a member of `size` (minor units of ``asset``).
+    public func dues(size: Amount) -> Amount {
+        let scaled = Amount(size.minorUnits * BigUInt(ratePerMillion) / 1_000_000)
+        return min(max(scaled, floor), cap)
+    }
+}
+
+/// A member platform.
+public struct Member: Sendable, Hashable {
+    /// Whether the member may act.
+    public enum Status: String, Sendable { case active, suspended }
+    /// The member's id, chosen at admission.
+    public let id: String
+    /// The platform's name.
+    public let platform: String
+    /// The key that signs the member's contributions and claims.
+    public internal(set) var key: PublicKey
+    /// The size the member declared (minor units of the dues asset), which scales its dues.
+    public let size: Amount
+    /// Active or suspended by the delegates.
+    public internal(set) var status: Status
+    /// When the member was admitted; dues run from that period.
+    public let admittedAt: Timestamp
+}
+
+/// Per-asset money of the fund. Invariant: reserved + paid <= contributed.
+public struct Balance: Sendable, Hashable {
+    /// Everything members contributed.
+    public internal(set) var contributed = Amount.zero
+    /// Held for approved releases that are not settled yet.
+    public internal(set) var reserved = Amount.zero
+    /// Paid out by settled releases.
+    public internal(set) var paid = Amount.zero
+    /// What new releases may still use.
+    public var available: Amount { contributed - reserved - paid }
+}
+
+/// A breach claim.
+public struct Claim: Sendable, Hashable {
+    /// Open (releases may be approved) or rejected by the delegates.
+    public enum Status: String, Sendable { case open, rejected }
+    /// The claim's payload id.
+    public let id: String
+    /// The member that filed it, or nil for a petition.
+    public let member: String?
+    /// How many distinct petitioners signed (0 when a member filed it).
+    public let petitioners: Int
+    /// The platform the breach happened at.
+    public let platform: String
+    /// What happened.
+    public let description: String
+    /// When it happened.
+    public let incidentTime: Timestamp
+    /// How many accounts were affected.
+    public let accounts: Int64
+    /// The stated loss per asset: the most that may ever be released for this claim.
+    public let losses: [String: Amount]
+    /// SHA-256 hashes (hex) of the evidence documents.
+    public let evidence: [String]
+    /// Open or rejected.
+    public internal(set) var status: Status
+    /// Per asset, reserved by pending releases plus paid by settled ones.
+    public internal(set) var committed: [String: Amount]
+    /// Per asset, paid by settled releases.
+    public internal(set) var paid: [String: Amount]
+    /// The entry that filed it.
+    public let seq: Int64
+
+    /// Per asset, what may still be released.
+    public var remaining: [String: Amount] { losses.reduce(into: [:]) { $0[$1.key] = $1.value - (committed[$1.key] ?? .zero) } }
+}
+
+/// One transfer of a release.
+public struct Payout: Sendable, Hashable {
+    /// The asset paid.
+    public let asset: String
+    /// How much, in minor units.
+    public let amount: Amount
+    /// Who receives it.
+    public let payee: String
+    /// Where it is sent (an address or account).
+    public let destination: String
+
+    /// A payout of `amount` minor units of `asset` to `payee` at `destination`.
+    public init(asset: String, amount: Amount, payee: String, destination: String) {
+        self.asset = asset
+        self.amount = amount
+        self.payee = payee
+        self.destination = destination
+    }
+}
+
+/// A release approved by the delegates: pending (reserved), then settled or cancelled.
+public struct Release: Sendable, Hashable {
+    /// Where the release is.
+    public enum Status: String, Sendable { case pending, settled, cancelled }
+    /// The release payload's id.
+    public let id: String
+    /// The claim it pays.
+    public let claim: String
+    /// The transfers.
+    public let payouts: [Payout]
+    /// Per-asset totals of the payouts.
+    public let totals: [String: Amount]
+    /// Pending, settled or cancelled.
+    public internal(set) var status: Status
+    /// The entry time of the approval.
+    public let approvedAt: Timestamp
+    /// The earliest time it may be settled (approval + release delay).
+    public let payableAt: Timestamp
+    /// The payout reference recorded at settlement.
+    public internal(set) var reference: String?
+}
+
+/// The fund: everything derived by replaying the ledger's entries through the rules.
+///
+/// The same ``apply(_:hash:)`` decides when appending and when an auditor replays a ledger,
+/// so a ledger that verifies is one the rules accepted, entry by entry.
+public struct FundState: Sendable, Equatable {
+    /// The hash of the genesis entry.
+    public let fundId: [UInt8]
+    /// The fund's name.
+    public let name: String
+    /// Asset symbol to number of decimals.
+    public let assets: [String: Int]
+    /// The current delegates.
+    public internal(set) var delegates: [Delegate]
+    /// Version of the delegate set: 1 at genesis, +1 at each rotation.
+    public internal(set) var delegateSet: Int64
+    /// Distinct delegate approvals needed.
+    public internal(set) var threshold: Int
+    /// Distinct petitioner signatures needed to file a claim by petition.
+    public internal(set) var petitionThreshold: Int
+    /// The contribution policy.
+    public internal(set) var policy: ContributionPolicy
+    /// Time between a release's approval and the earliest settlement.
+    public internal(set) var releaseDelaySeconds: Int64
+    /// When the fund began; periods are counted from here.
+    public let genesisTime: Timestamp
+    /// Members by id.
+    public internal(set) var members: [String: Member] = [:]
+    /// Per member, per period, what it contributed in the dues asset.
+    public internal(set) var duesPaid: [String: [Int64: Amount]] = [:]
+    /// Per asset, the fund's money.
+    public internal(set) var balances: [String: Balance]
+    /// Claims by id.
+    public internal(set) var claims: [String: Claim] = [:]
+    /// Releases by id.
+    public internal(set) var releases: [String: Release] = [:]
+    /// Every payload id used so far, with the entry that used it.
+    public internal(set) var usedIds: [String: Int64] = [:]
+    /// How many entries were applied.
+    public internal(set) var entryCount: Int64
+    /// The hash of the last entry applied.
+    public internal(set) var head: [UInt8]
+    /// The time of the last entry applied.
+    public internal(set) var lastTime: Timestamp
+
+    /// The period that `time` falls in (0 from the genesis time).
+    public func period(of time: Timestamp) -> Int64 {
+        max(0, (time.secondsSinceEpoch - genesisTime.secondsSinceEpoch) / policy.periodSeconds)
+    }
+
+    /// The first period whose dues are unpaid past the grace period at `time`, or nil.
+    public func periodInArrears(member id: String, at time: Timestamp) -> Int64? {
+        guard let member = members[id] else { return nil }
+        let dues = policy.dues(size: member.size)
+        guard dues > .zero else { return nil }
+        let first = period(of: member.admittedAt)
+        let now = period(of: time)
+        guard now >= first else { return nil }
+        for period in first...now {
+            let deadline = genesisTime.secondsSinceEpoch + (period + 1) * policy.periodSeconds + policy.graceSeconds
+            guard deadline <= time.secondsSinceEpoch else { break }
+            if (duesPaid[id]?[period] ?? .zero) < dues { return period }
+        }
+        return nil
+    }
+
+    /// The 1-based name of a delegate in the current set, such as "delegate-2 (Kraken)".
+    public func delegateName(_ key: PublicKey) -> String? {
+        delegates.firstIndex { $0.key == key }.map { "delegate-\($0 + 1) (\(delegates[$0].platform))" }
+    }
+}
