@@ -1,5 +1,6 @@
 import ArgumentParser
 import BackstopCrypto
+import BackstopFund
 import BackstopLedger
 import Foundation
 
@@ -14,7 +15,11 @@ struct Backstop: ParsableCommand {
             a rule that says no); 2 unusable input (a missing or malformed file, key, amount or \
             argument). Errors are one line on standard error.
             """,
-        subcommands: [KeyCommand.self, SignatureCommand.self, VerifyCommand.self]
+        subcommands: [
+            GenesisCommand.self, InitCommand.self, ProposeCommand.self, ApproveCommand.self, SubmitCommand.self,
+            ContributeCommand.self, ClaimCommand.self, PetitionCommand.self, StatusCommand.self, LogCommand.self,
+            VerifyCommand.self, InspectCommand.self, KeyCommand.self, SignatureCommand.self, DemoCommand.self,
+        ]
     )
 
     /// Runs the command, mapping every failure to one line on stderr and a documented exit code.
@@ -28,6 +33,9 @@ struct Backstop: ParsableCommand {
         } catch let error as LedgerError {
             FileHandle.standardError.write(Data("backstop: \(error)\n".utf8))
             Foundation.exit(error.code == .corrupt || error.code == .locked ? 1 : 2)
+        } catch let error as FundError {
+            FileHandle.standardError.write(Data("backstop: refused: \(error) [rule \(error.rule.rawValue)]\n".utf8))
+            Foundation.exit(error.exitCode)
         } catch let error as CryptoError {
             FileHandle.standardError.write(Data("backstop: \(error)\n".utf8))
             Foundation.exit(2)

@@ -1,12 +1,13 @@
 import ArgumentParser
 import BackstopCrypto
+import BackstopFund
 import BackstopLedger
 import Foundation
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify a whole ledger from its file alone: canonical form, sequence, links, times, every signature.",
+        abstract: "Verify a whole ledger from its file alone: canonical form, sequence, links, times, every signature, every rule.",
         discussion: """
             Example: backstop verify --ledger fund/ --fund-id 3f6a...
             Exit 0 intact, 1 not intact (the first failing entry and why), 2 unusable input. \
@@ -34,11 +35,15 @@ struct VerifyCommand: ParsableCommand {
         let started = Date()
         var result: LedgerScanResult? = nil
         var failure: LedgerError? = nil
+        let progress = Progress(enabled: !json && isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
         do {
-            result = try LedgerScan.scan(file: file, verifySignatures: true)
+            result = try Fund.verify(file: file, progress: progress.update).1
         } catch let error as LedgerError where error.code == .corrupt {
             failure = error
+        } catch let error as FundError {
+            failure = LedgerError(.corrupt, seq: error.seq, "the rules refuse it: \(error.reason) [rule \(error.rule.rawValue)]")
         }
+        progress.finish()
         if failure == nil, let fundId, let actual = result?.fundId, Hex.encode(actual) != fundId {
             failure = LedgerError(.corrupt, seq: 0, "fund id is \(Hex.encode(actual)), expected \(fundId)")
         }
@@ -68,5 +73,35 @@ struct VerifyCommand: ParsableCommand {
             if json { throw ExitCode(1) }
             throw CLIError.refused("NOT intact: \(failure)")
         }
+    }
+}
+
+/// A one-line progress display on standard error, for terminals only.
+final class Progress {
+    private let enabled: Bool
+    private let started = Date()
+    private var lastDraw = Date.distantPast
+    private var count: Int64 = 0
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ seq: Int64) {
+        count = seq + 1
+        guard enabled, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
+        lastDraw = Date()
+        draw()
+    }
+
+    private func draw() {
+        let elapsedSeconds = max(Date().timeIntervalSince(started), 0.001)
+        let filled = Int(count / 1_000 % 30)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        FileHandle.standardError.write(Data("\r[\(bar)] \(count) entries, \(Int(Double(count) / elapsedSeconds)) entries/s".utf8))
+    }
+
+    func finish() {
+        guard enabled, lastDraw != .distantPast else { return }
+        draw()
+        FileHandle.standardError.write(Data("\n".utf8))
     }
 }

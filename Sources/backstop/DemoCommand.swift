@@ -1,0 +1,206 @@
+import ArgumentParser
+import BackstopCrypto
+import BackstopFund
+import BackstopLedger
+import Foundation
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Build the story of the 2022 exchange breach as a fund, step by step, through the same verbs.",
+        discussion: """
+            Example: backstop demo --ledger demo-ledger
+            Uses the PUBLIC demo keys in Keys/demo (never for real funds) and a simulated clock \
+            starting 2021-10-01. Payloads and signatures are written to LEDGER-work/ for inspection.
+            """
+    )
+
+    @Option(help: "The ledger folder to create (must not exist).")
+    var ledger: String
+
+    @Option(help: "Folder of the demo keys.")
+    var keys: String = "Keys/demo"
+
+    func run() throws {
+        guard !FileManager.default.fileExists(atPath: ledger) else {
+            throw CLIError.badInput("\(ledger) already exists; choose another --ledger or remove it")
+        }
+        guard FileManager.default.fileExists(atPath: "\(keys)/delegate-1.key.pem") else {
+            throw CLIError.badInput("demo keys not found in \(keys); run from the repository root or give --keys")
+        }
+        let work = ledger.hasSuffix("/") ? String(ledger.dropLast()) + "-work" : ledger + "-work"
+        try? FileManager.default.removeItem(atPath: work)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        var demo = Demo(ledger: ledger, keys: keys, work: work)
+        try demo.run()
+    }
+}
+
+/// The story of CASE.md, run verb by verb with a simulated clock.
+private struct Demo {
+    let ledger: String
+    let keys: String
+    let work: String
+    var clock = Timestamp("2021-10-01T00:00:00Z")!
+    var step = 0
+
+    init(ledger: String, keys: String, work: String) {
+        self.ledger = ledger
+        self.keys = keys
+        self.work = work
+    }
+
+    func key(_ name: String) -> String { "\(keys)/\(name).key.pem" }
+    func pub(_ name: String) -> String { "\(keys)/\(name).pub.pem" }
+    func file(_ name: String) -> String { "\(work)/\(name)" }
+
+    mutating func say(_ text: String) {
+        step += 1
+        print("\n== \(step). \(text)")
+    }
+
+    mutating func advance(days: Int64 = 0, hours: Int64 = 0) { clock = clock.adding(seconds: days * 86_400 + hours * 3_600)! }
+
+    /// Runs one verb exactly as the command line would.
+    func backstop(_ arguments: [String], quiet: Bool = false) throws {
+        let echo = arguments.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
+        if !quiet { print("$ backstop \(echo)") }
+        var command = try Backstop.parseAsRoot(arguments)
+        if quiet { try silenced { try command.run() } } else { try command.run() }
+    }
+
+    /// Delegates sign `payload` one by one with `backstop approve` (quietly after the first).
+    func approve(_ payload: String, by delegates: [Int]) throws -> [String] {
+        try delegates.enumerated().map { index, number in
+            let signature = file("\(URL(fileURLWithPath: payload).deletingPathExtension().lastPathComponent).delegate-\(number).sig")
+            try backstop(["approve", "--key", key("delegate-\(number)"), "--proposal", payload, "--out", signature], quiet: index > 0)
+            return signature
+        }
+    }
+
+    /// propose, approve by four delegates, submit.
+    mutating func delegateAction(_ verb: [String], name: String, by delegates: [Int] = [1, 2, 3, 4]) throws {
+        let payload = file("\(name).json")
+        try backstop(["propose"] + verb + ["--ledger", ledger, "--now", clock.description, "--out", payload])
+        let signatures = try approve(payload, by: delegates)
+        try backstop(["submit", "--ledger", ledger, "--now", clock.description, "--proposal", payload] + signatures.flatMap { ["--signature", $0] })
+    }
+
+    mutating func run() throws {
+        print("Backstop demo: the January 2022 exchange breach, replayed as an industry fund.")
+        print("Keys come from \(keys) (PUBLIC test keys). Work files go to \(work)/.")
+
+        say("Seven delegates from seven platforms draft the fund's genesis: BTC, ETH and USDC; 4 of 7 to release; 100 users to petition; dues 0.01% of a member's size per 30 days, at least 1,000 and at most 100,000 USDC; 24 h between approval and payout.")
+        let platforms = ["Binance", "Coinbase", "Kraken", "OKX", "Bitstamp", "Gemini", "Bitfinex"]
+        let genesis = file("genesis.json")
+        try backstop(["genesis", "draft", "--name", "Industry Backstop Fund (demo)", "--asset", "BTC:8", "--asset", "ETH:18", "--asset", "USDC:6"]
+            + platforms.enumerated().flatMap { ["--delegate", "\($0.element)=\(pub("delegate-\($0.offset + 1)"))"] }
+            + ["--now", clock.description, "--out", genesis])
+        say("Four delegates sign the genesis offline; the ledger starts.")
+        let genesisSignatures = try approve(genesis, by: [1, 2, 3, 4])
+        try backstop(["init", "--ledger", ledger, "--now", clock.description, "--genesis", genesis] + genesisSignatures.flatMap { ["--signature", $0] })
+
+        say("The delegates admit three member platforms: a large exchange, a small wallet and a broker.")
+        try delegateAction(["admit", "--member", "exchange-a", "--platform", "Exchange A (Singapore)", "--key", pub("exchange-a"), "--size", "500000000"], name: "admit-exchange-a")
+        try delegateAction(["admit", "--member", "wallet-b", "--platform", "Wallet B", "--key", pub("wallet-b"), "--size", "2000000"], name: "admit-wallet-b")
+        try delegateAction(["admit", "--member", "broker-c", "--platform", "Broker C", "--key", pub("broker-c"), "--size", "40000000"], name: "admit-broker-c")
+
+        say("Members pay their dues each period: Exchange A 50,000 USDC (its size scales it), Wallet B the 1,000 USDC floor; Broker C pays once and then stops. Exchange A also puts in ETH and BTC so the fund can cover a real breach.")
+        try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "ETH", "--amount", "2500", "--reference", "eth-tx-0x01", "--id", "exchange-a-eth-1"])
+        try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "BTC", "--amount", "200", "--reference", "btc-tx-01", "--id", "exchange-a-btc-1"])
+        for period in 0..<4 {
+            let quiet = period > 0
+            try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "USDC", "--amount", "50000", "--reference", "usdc-a-\(period)", "--id", "exchange-a-dues-\(period)"], quiet: quiet)
+            try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "wallet-b", "--key", key("wallet-b"), "--asset", "USDC", "--amount", "1000", "--reference", "usdc-b-\(period)", "--id", "wallet-b-dues-\(period)"], quiet: quiet)
+            if period == 0 {
+                try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "broker-c", "--key", key("broker-c"), "--asset", "USDC", "--amount", "4000", "--reference", "usdc-c-0", "--id", "broker-c-dues-0"])
+            }
+            advance(days: 30)
+        }
+        print("(periods 1 to 3 were paid the same way, quietly; Broker C paid only period 0)")
+
+        clock = Timestamp("2022-01-18T02:00:00Z")!
+        say("17 January 2022: attackers bypass two-factor checks at Exchange A and withdraw from 483 accounts. Exchange A files a claim for 4,836.26 ETH, 443.93 BTC and 66,200 USDC, with its incident report as evidence.")
+        try Data("Exchange A incident report: new withdrawal addresses were whitelisted without 2FA; 483 accounts affected.\n".utf8).write(to: URL(fileURLWithPath: file("incident-report.txt")))
+        try backstop(["claim", "file", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--id", "breach-2022-01",
+                      "--platform", "Exchange A (Singapore)", "--description", "2FA bypass: withdrawals to newly whitelisted addresses", "--incident-time", "2022-01-17T00:00:00Z",
+                      "--accounts", "483", "--loss", "ETH=4836.26", "--loss", "BTC=443.93", "--loss", "USDC=66200", "--evidence", file("incident-report.txt")])
+
+        say("Broker C was breached too, but it stopped paying its dues and is in arrears: its own claim is refused.")
+        do {
+            try backstop(["claim", "file", "--ledger", ledger, "--now", clock.description, "--member", "broker-c", "--key", key("broker-c"),
+                          "--platform", "Broker C", "--description", "hot wallet drained", "--incident-time", "2022-01-17T00:00:00Z", "--accounts", "120", "--loss", "USDC=52000"])
+        } catch let error as FundError {
+            print("refused, as the rules require: \(error.reason)")
+        }
+
+        say("Broker C's users raise the claim themselves: a petition signed by 100 distinct users.")
+        let petition = file("petition.json")
+        try backstop(["petition", "draft", "--ledger", ledger, "--now", clock.description, "--id", "broker-c-petition", "--platform", "Broker C",
+                      "--description", "hot wallet drained; the operator has not filed", "--incident-time", "2022-01-17T00:00:00Z", "--accounts", "120",
+                      "--loss", "USDC=52000", "--expires", "14d", "--out", petition])
+        let signatures = file("petition-signatures")
+        try FileManager.default.createDirectory(atPath: signatures, withIntermediateDirectories: true)
+        for user in 1...100 {
+            let userKey = file("petition-signatures/user-\(user).key.pem")
+            try Data(try PrivateKey(generatingOn: user % 4 == 0 ? .secp256k1 : .p256).pemRepresentation().utf8).write(to: URL(fileURLWithPath: userKey))
+            try backstop(["petition", "sign", "--key", userKey, "--petition", petition, "--out", "\(signatures)/user-\(user).sig"], quiet: user > 1)
+            try FileManager.default.removeItem(atPath: userKey)
+        }
+        print("(users 2 to 100 signed the same way)")
+        try backstop(["petition", "submit", "--ledger", ledger, "--now", clock.description, "--petition", petition, "--signatures", signatures])
+
+        advance(days: 2)
+        say("The delegates review Exchange A's claim and propose a partial release: 1,500 ETH, 120 BTC and the full 66,200 USDC, to the victims' restitution addresses.")
+        let release = file("release-1.json")
+        try backstop(["propose", "release", "--ledger", ledger, "--now", clock.description, "--id", "release-1", "--claim", "breach-2022-01",
+                      "--pay", "ETH=1500@0xrestitution-eth", "--pay", "BTC=120@bc1qrestitution", "--pay", "USDC=66200@0xrestitution-usdc",
+                      "--payee", "Exchange A claimants", "--out", release])
+        var releaseSignatures = try approve(release, by: [1, 2, 3])
+
+        say("Only three delegates have signed so far. Submitting now is refused, and the ledger is unchanged.")
+        do {
+            try backstop(["submit", "--ledger", ledger, "--now", clock.description, "--proposal", release] + releaseSignatures.flatMap { ["--signature", $0] })
+        } catch let error as FundError {
+            print("refused: \(error.reason)")
+            print("Three signatures are not four: no money can move until a fourth delegate agrees.")
+        }
+
+        say("Delegate 5 signs on an offline machine with plain openssl, no Backstop needed.")
+        let opensslSignature = file("release-1.delegate-5.sig")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "dgst", "-sha256", "-sign", key("delegate-5"), "-out", opensslSignature, release]
+        print("$ openssl dgst -sha256 -sign \(key("delegate-5")) -out \(opensslSignature) \(release)")
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CLIError.badInput("openssl could not sign; is it installed?") }
+        releaseSignatures.append(opensslSignature)
+        try backstop(["submit", "--ledger", ledger, "--now", clock.description, "--proposal", release] + releaseSignatures.flatMap { ["--signature", $0] })
+
+        say("The 24-hour delay gives everyone time to object to the destinations. After it, the payout is made and recorded.")
+        advance(hours: 24)
+        try delegateAction(["settle", "--release", "release-1", "--reference", "eth:0xpayout1 btc:payout2 usdc:0xpayout3"], name: "settle-1", by: [2, 4, 6, 7])
+
+        say("Anyone can now verify the whole ledger from the file alone: every link, signature and rule.")
+        try backstop(["verify", "--ledger", ledger])
+
+        say("The fund's status.")
+        try backstop(["status", "--ledger", ledger, "--now", clock.description])
+    }
+}
+
+/// Runs `body` with standard output sent to /dev/null.
+func silenced(_ body: () throws -> Void) throws {
+    fflush(nil)
+    let saved = dup(1)
+    let null = open("/dev/null", O_WRONLY)
+    dup2(null, 1)
+    close(null)
+    defer {
+        fflush(nil)
+        dup2(saved, 1)
+        close(saved)
+    }
+    try body()
+}

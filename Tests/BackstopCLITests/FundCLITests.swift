@@ -1,0 +1,150 @@
+import BackstopCrypto
+import BackstopTestSupport
+import Foundation
+import Testing
+
+/// The whole demo flow through the built executable, then checks on its ledger.
+@Suite("The backstop command line: the fund", .serialized)
+struct FundCLITests {
+    static let keys = packageRoot.appendingPathComponent("Keys/demo").path
+
+    /// Runs the demo into a new folder and returns the ledger path.
+    func demoLedger() throws -> (URL, String) {
+        let directory = try makeTemporaryDirectory("backstop-demo")
+        let ledger = directory.appendingPathComponent("ledger").path
+        let demo = try backstop("demo", "--ledger", ledger, "--keys", Self.keys)
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("refused: release needs 4 distinct delegate approvals for delegate set v1, found 3 valid"))
+        #expect(demo.stdout.contains("is in arrears"))
+        #expect(demo.stdout.contains("claim filed by a petition of 100 distinct petitioners"))
+        #expect(demo.stdout.contains("openssl dgst -sha256 -sign"))
+        #expect(demo.stdout.contains("intact: 19 entries"))
+        return (directory, ledger)
+    }
+
+    @Test("the demo builds the case, verifies, and status --json reports it")
+    func demoAndStatus() throws {
+        let (directory, ledger) = try demoLedger()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let verify = try backstop("verify", "--ledger", ledger, "--json")
+        #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":19"#))
+        let status = try backstop("status", "--ledger", ledger, "--json", "--now", "2022-01-21T02:00:00Z")
+        #expect(status.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        for key in ["fundId", "entries", "head", "balances", "members", "claims", "pendingReleases", "delegates"] {
+            #expect(object[key] != nil, "status --json lacks \(key)")
+        }
+        let balances = try #require(object["balances"] as? [String: [String: String]])
+        #expect(balances["ETH"] == ["contributed": "2500", "reserved": "0", "paid": "1500", "available": "1000"])
+        let claims = try #require(object["claims"] as? [[String: Any]])
+        let breach = try #require(claims.first { $0["id"] as? String == "breach-2022-01" })
+        #expect((breach["claimed"] as? [String: String])?["ETH"] == "4836.26")
+        #expect((breach["remaining"] as? [String: String])?["BTC"] == "323.93")
+        let members = try #require(object["members"] as? [[String: Any]])
+        #expect(members.first { $0["id"] as? String == "broker-c" }?["status"] as? String == "arrears")
+        let log = try backstop("log", "--ledger", ledger, "--kind", "release", "--json")
+        #expect(log.status == 0 && log.stdout.split(separator: "\n").count == 1 && log.stdout.contains(#""kind":"release""#))
+    }
+
+    @Test("verify finds a single-byte change in any entry, at that entry")
+    func tamperDetection() throws {
+        let (directory, ledger) = try demoLedger()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = URL(fileURLWithPath: ledger).appendingPathComponent("ledger.jsonl")
+        let original = try [UInt8](Data(contentsOf: file))
+        let lines = original.split(separator: 0x0A)
+        var generator = SystemRandomNumberGenerator()
+        var offset = 0
+        var checked = 0
+        for (seq, line) in lines.enumerated().dropLast() {
+            for _ in 0..<3 {
+                var bytes = original
+                bytes[offset + Int.random(in: 0..<line.count, using: &generator)] ^= 0x01
+                try Data(bytes).write(to: file)
+                let result = try backstop("verify", "--ledger", ledger, "--json")
+                #expect(result.status == 1 && result.stdout.contains(#""seq":\#(seq)"#), "entry \(seq): \(result.stdout)")
+                checked += 1
+            }
+            offset += line.count + 1
+        }
+        print("verify CLI: \(checked) single-byte changes over \(lines.count - 1) entries, each reported at its entry")
+    }
+
+    @Test("bad input is one clear line on stderr with exit 2; a refusal by the rules exits 1; the ledger is unchanged")
+    func refusals() throws {
+        let (directory, ledger) = try demoLedger()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = URL(fileURLWithPath: ledger).appendingPathComponent("ledger.jsonl")
+        let before = try Data(contentsOf: file)
+        let key = "\(Self.keys)/wallet-b.key.pem"
+        let base = ["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", key, "--now", "2022-01-22T00:00:00Z"]
+        let cases: [([String], Int32, String)] = [
+            (base + ["--asset", "USDC", "--amount", "12.3456789"], 2, "7 decimals, but the asset has 6"),
+            (base + ["--asset", "USDC", "--amount=-5"], 2, "negative"),
+            (base + ["--asset", "USDC", "--amount", "0"], 2, "more than zero"),
+            (base + ["--asset", "DOGE", "--amount", "1"], 2, "unknown asset DOGE"),
+            (["contribute", "--ledger", ledger, "--member", "nobody", "--key", key, "--asset", "USDC", "--amount", "1"], 2, "unknown member nobody"),
+            (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/wallet-b.pub.pem", "--asset", "USDC", "--amount", "1"], 2, "PUBLIC KEY"),
+            (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "/nonexistent.pem", "--asset", "USDC", "--amount", "1"], 2, "does not exist"),
+            (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/exchange-a.key.pem", "--asset", "USDC", "--amount", "1", "--now", "2022-01-22T00:00:00Z"], 1, "exactly one signature, by member wallet-b"),
+            (base + ["--asset", "USDC", "--amount", "1", "--id", "wallet-b-dues-0"], 1, "already used"),
+            (["contribute", "--ledger", ledger, "--member", "wallet-b"], 2, "Missing expected argument"),
+            (["status", "--ledger", directory.appendingPathComponent("none").path], 2, "no ledger"),
+        ]
+        for (arguments, code, message) in cases {
+            let result = try runProcess(productsDirectory.appendingPathComponent("backstop").path, arguments)
+            #expect(result.status == code, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(arguments): more than one line: \(result.stderr)")
+        }
+        #expect(try Data(contentsOf: file) == before)
+    }
+
+    @Test("propose, approve with backstop and openssl, submit: refused at 3, appended at 4, settle waits for the delay")
+    func proposeApproveSubmit() throws {
+        let (directory, ledger) = try demoLedger()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let now = "2022-01-22T00:00:00Z"
+        let propose = try backstop("propose", "release", "--ledger", ledger, "--now", now, "--claim", "broker-c-petition", "--pay", "USDC=20000@0xbroker-users", "--id", "r2", "--out", path("r2.json"))
+        #expect(propose.status == 0, "\(propose.stderr)")
+        let inspect = try backstop("inspect", path("r2.json"), "--ledger", ledger)
+        #expect(inspect.stdout.contains("pay:          20000 USDC") && inspect.stdout.contains("canonical"))
+        var signatures: [String] = []
+        for number in 1...2 {
+            let approve = try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("r2.json"), "--out", path("d\(number).sig"))
+            #expect(approve.status == 0 && approve.stdout.contains("purpose:      backstop/v1/release"))
+            signatures.append(path("d\(number).sig"))
+        }
+        #expect(try openssl("dgst", "-sha256", "-sign", "\(Self.keys)/delegate-7.key.pem", "-out", path("d7.sig"), path("r2.json")).status == 0)
+        signatures.append(path("d7.sig"))
+        let short = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", now, "--proposal", path("r2.json")] + signatures.flatMap { ["--signature", $0] } + ["--signature", path("d1.sig")])
+        #expect(short.status == 1)
+        #expect(short.stderr.contains("found 3 valid (1 duplicate of delegate-1 (Binance))"), "\(short.stderr)")
+        #expect(short.stderr.contains("not signed: delegate-3 (Kraken)"))
+        #expect(try openssl("dgst", "-sha256", "-sign", "\(Self.keys)/delegate-6.key.pem", "-out", path("d6.sig"), path("r2.json")).status == 0)
+        let ok = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", now, "--proposal", path("r2.json")] + (signatures + [path("d6.sig")]).flatMap { ["--signature", $0] })
+        #expect(ok.status == 0 && ok.stdout.contains("payable from 2022-01-23T00:00:00Z"), "\(ok.stderr)")
+
+        #expect(try backstop("propose", "settle", "--ledger", ledger, "--now", now, "--release", "r2", "--reference", "tx", "--out", path("s.json")).status == 0)
+        for number in 1...4 {
+            #expect(try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("s.json"), "--out", path("s\(number).sig")).status == 0)
+        }
+        let settleArguments = (1...4).flatMap { ["--signature", path("s\($0).sig")] }
+        let early = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", "2022-01-22T23:59:59Z", "--proposal", path("s.json")] + settleArguments)
+        #expect(early.status == 1 && early.stderr.contains("becomes payable at 2022-01-23T00:00:00Z"))
+        let late = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", "2022-01-23T00:00:00Z", "--proposal", path("s.json")] + settleArguments)
+        #expect(late.status == 0, "\(late.stderr)")
+        #expect(try backstop("verify", "--ledger", ledger).status == 0)
+    }
+
+    @Test("every verb has --help with an example")
+    func help() throws {
+        for verb in [["genesis", "draft"], ["init"], ["propose", "release"], ["approve"], ["submit"], ["contribute"], ["claim", "file"],
+                     ["petition", "draft"], ["petition", "sign"], ["petition", "submit"], ["status"], ["log"], ["verify"], ["inspect"], ["demo"],
+                     ["key", "generate"], ["signature", "verify"]] {
+            let result = try runProcess(productsDirectory.appendingPathComponent("backstop").path, verb + ["--help"])
+            #expect(result.status == 0 && result.stdout.contains("Example: backstop"), "\(verb)")
+        }
+    }
+}
