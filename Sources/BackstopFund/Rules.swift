@@ -91,9 +91,14 @@ extension FundState {
     /// On a refusal the state is unchanged (the caller's copy is not modified).
     public mutating func apply(_ entry: Entry, hash: [UInt8]) throws(FundError) {
         var next = self
+        // The id set grows with every entry. Leaving `next` as its only owner lets the new id
+        // be inserted in place instead of copying the whole set once per entry.
+        usedIds = [:]
         do throws(FundError) {
             try next.applyUnchecked(entry)
         } catch {
+            swap(&usedIds, &next.usedIds)
+            if let id = entry.body["id"]?.stringValue, usedIds[id] == entry.seq { usedIds.removeValue(forKey: id) }
             var error = error
             error.seq = entry.seq
             throw error

@@ -1,0 +1,95 @@
+// backstop-benchmark: builds a fund ledger and measures appending, opening and verifying it.
+//
+// usage: swift run -c release backstop-benchmark [ENTRIES]   (default 5000)
+//
+// Figures printed, all on this machine: appends per second (each one fsynced), full
+// verification (every signature and rule) in entries and signatures per second, and the
+// ECDSA P-256 verify rate of `openssl speed` on all cores, which bounds the verifier.
+import BackstopCrypto
+import BackstopFund
+import BackstopLedger
+import Foundation
+
+let entries = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 5_000 : 5_000
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("backstop-benchmark-\(UUID().uuidString)")
+defer { try? FileManager.default.removeItem(at: directory) }
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Builds the ledger; returns (appended entries, signatures, seconds spent appending).
+func build() throws -> (Int, Double) {
+    let delegates = try (0..<7).map { _ in try PrivateKey(generatingOn: .p256) }
+    var now = Timestamp("2026-01-01T00:00:00Z")!
+    let genesis = Payloads.genesis(
+        expires: now.adding(seconds: 86_400)!, name: "Benchmark fund", assets: [("USDC", 6)],
+        delegates: delegates.enumerated().map { Delegate(key: $0.element.publicKey, platform: "p\($0.offset)") },
+        policy: ContributionPolicy(asset: "USDC", ratePerMillion: 100, floor: Amount(1), cap: Amount(10), periodSeconds: 86_400, graceSeconds: 86_400))
+    let fund = try Fund.create(at: directory, genesis: genesis, signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: now)
+    let member = try PrivateKey(generatingOn: .p256)
+    let admit = Payloads.make(.admit, for: fund.state, expires: now.adding(seconds: 3_600)!, fields: [
+        "member": "m", "platform": "M", "key": .string(Hex.encode(member.publicKey.derRepresentation)), "size": "0",
+    ])
+    try fund.submit(.admit, payload: admit, signatures: try Payloads.sign(admit, with: Array(delegates.prefix(4))), time: now)
+
+    // Contributions (one signature each), with a 4-signature delegate entry every 10.
+    var signatureCount = 8
+    let appendSeconds = try seconds {
+        for index in 0..<entries {
+            now = now.adding(seconds: 1)!
+            if index % 10 == 9 {
+                let status = Payloads.make(.memberStatus, for: fund.state, expires: now.adding(seconds: 3_600)!, fields: ["member": "m", "status": "active", "reason": .string("review \(index)")])
+                try fund.submit(.memberStatus, payload: status, signatures: try Payloads.sign(status, with: Array(delegates.prefix(4))), time: now)
+                signatureCount += 4
+            } else {
+                let payload = Payloads.make(.contribution, for: fund.state, expires: now.adding(seconds: 3_600)!, fields: [
+                    "member": "m", "asset": "USDC", "amount": "1000000", "period": .integer(fund.state.period(of: now)), "reference": .string("tx-\(index)"),
+                ])
+                try fund.submit(.contribution, payload: payload, signatures: try Payloads.sign(payload, with: [member]), time: now)
+                signatureCount += 1
+            }
+        }
+    }
+    return (signatureCount, appendSeconds)
+}
+
+do {
+    // The fund is closed (and its lock released) when build() returns.
+    let (signatureCount, appendSeconds) = try build()
+    let file = directory.appendingPathComponent(LedgerStore.ledgerFileName)
+    let bytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
+    let total = entries + 2
+    print("ledger: \(total) entries, \(signatureCount) signatures, \(bytes / 1024) KiB")
+    print(String(format: "append (check rules, sign-check, write, fsync): %.0f entries/s", Double(entries) / appendSeconds))
+
+    var chainOnly = LedgerScanResult?.none
+    let chainSeconds = try seconds { chainOnly = try LedgerScan.scan(file: file, verifySignatures: false) }
+    print(String(format: "scan without signatures (parse, canonical check, hash chain): %.0f entries/s", Double(chainOnly?.entryCount ?? 0) / chainSeconds))
+
+    let verifySeconds = try seconds { _ = try Fund.verify(file: file) }
+    print(String(format: "full verify (chain, every signature, every rule): %.2f s, %.0f entries/s, %.0f signatures/s on %d cores",
+                 verifySeconds, Double(total) / verifySeconds, Double(signatureCount) / verifySeconds, ProcessInfo.processInfo.activeProcessorCount))
+
+    let openSeconds = try seconds { _ = try Fund.open(at: directory) }
+    print(String(format: "open for appending (verify and replay): %.2f s", openSeconds))
+
+    // The bound: raw ECDSA P-256 verifies per second on all cores, measured by OpenSSL itself.
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["openssl", "speed", "-multi", String(ProcessInfo.processInfo.activeProcessorCount), "-seconds", "3", "ecdsap256"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    if let line = output.split(separator: "\n").last(where: { $0.contains("nistp256") }) {
+        print("openssl speed -multi \(ProcessInfo.processInfo.activeProcessorCount) ecdsap256 (sign/s, verify/s): \(line.split(separator: " ").suffix(2).joined(separator: ", "))")
+    }
+} catch {
+    FileHandle.standardError.write(Data("backstop-benchmark: \(error)\n".utf8))
+    exit(1)
+}
