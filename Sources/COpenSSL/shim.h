@@ -1,7 +1,7 @@
 #ifndef BACKSTOP_COPENSSL_SHIM_H
 #define BACKSTOP_COPENSSL_SHIM_H
 
-/* Hide every API that OpenSSL 3 deprecates (EC_KEY_*, ECDSA_do_sign, ...). */
+/* Hide every API that OpenSSL 3 deprecates (the old EC key and low-level ECDSA calls). */
 #ifndef OPENSSL_NO_DEPRECATED
 #define OPENSSL_NO_DEPRECATED 1
 #endif
