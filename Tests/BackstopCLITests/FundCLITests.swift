@@ -28,6 +28,10 @@ struct FundCLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let verify = try backstop("verify", "--ledger", ledger, "--json")
         #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":19"#))
+        let fundId = try #require(verify.stdout.split(separator: "\"").drop { $0 != "fundId" }.dropFirst(2).first.map(String.init))
+        #expect(try backstop("verify", "--ledger", ledger, "--fund-id", fundId).status == 0)
+        let otherFund = try backstop("verify", "--ledger", ledger, "--fund-id", String(repeating: "0", count: 64))
+        #expect(otherFund.status == 1 && otherFund.stderr.contains("fund id is \(fundId)"))
         let status = try backstop("status", "--ledger", ledger, "--json", "--now", "2022-01-21T02:00:00Z")
         #expect(status.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
