@@ -11,7 +11,8 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
 
     /// The curve of the key.
     public let curve: Curve
-    /// The X.509 SubjectPublicKeyInfo DER encoding, as re-encoded by OpenSSL.
+    /// The canonical X.509 SubjectPublicKeyInfo DER encoding: named curve, uncompressed point
+    /// (91 bytes for P-256, 88 for secp256k1), whatever form the key was read from.
     public let derRepresentation: [UInt8]
 
     /// Takes ownership of `pkey` after checking it.
@@ -19,6 +20,12 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
         do {
             curve = try Self.checkedCurve(of: pkey, what: what)
             try Self.checkPoint(pkey, what: what)
+            // One encoding per key: a named curve and an uncompressed point, whatever form
+            // the key arrived in (compressed, hybrid, explicit parameters). Keys are compared,
+            // counted and stored by this encoding.
+            guard EVP_PKEY_set_utf8_string_param(pkey, "point-format", "uncompressed") == 1,
+                  EVP_PKEY_set_utf8_string_param(pkey, "encoding", "named_curve") == 1
+            else { throw CryptoError.openssl("EVP_PKEY_set_utf8_string_param") }
             derRepresentation = try derBytes({ i2d_PUBKEY(pkey, $0) }, call: "i2d_PUBKEY")
         } catch {
             EVP_PKEY_free(pkey)

@@ -150,6 +150,9 @@ extension Entry {
             else { throw corrupt("signature \(index) is not {\"key\": hex, \"sig\": hex}") }
             do {
                 let key = try keys.key(keyDER)
+                guard key.derRepresentation == keyDER else {
+                    throw LedgerError(.corrupt, seq: expectedSeq, "signature \(index): key is not in canonical form (named curve, uncompressed point SubjectPublicKeyInfo)")
+                }
                 let signature = try ECDSASignature(derRepresentation: sigDER, curve: key.curve, policy: .strict)
                 signatures.append(EntrySignature(publicKey: key, signature: signature))
             } catch {

@@ -37,6 +37,11 @@ public func runProcess(_ executable: String, _ arguments: [String], input: [UInt
 
 /// The `openssl` command line, the independent peer for keys and signatures.
 public func openssl(_ arguments: String..., input: [UInt8] = []) throws -> ProcessResult {
+    try openssl(arguments: arguments, input: input)
+}
+
+/// The `openssl` command line with an argument array.
+public func openssl(arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
     try runProcess("/usr/bin/env", ["openssl"] + arguments, input: input)
 }
 

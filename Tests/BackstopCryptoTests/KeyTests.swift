@@ -184,3 +184,22 @@ private func subtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
     }
     return result
 }
+
+@Suite("One encoding per public key")
+struct KeyEncodingTests {
+    @Test("a compressed or explicit-parameter key from openssl reads as the same key, in the one canonical encoding", arguments: Curve.allCases)
+    func canonicalEncoding(curve: Curve) throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = try PrivateKey(generatingOn: curve)
+        let keyPath = directory.appendingPathComponent("k.pem").path
+        try key.pemRepresentation().write(toFile: keyPath, atomically: true, encoding: .utf8)
+        for options in [["-conv_form", "compressed"], ["-conv_form", "hybrid"], ["-param_enc", "explicit"]] {
+            let converted = try openssl(arguments: ["ec", "-in", keyPath, "-pubout"] + options)
+            #expect(converted.status == 0, "\(options): \(converted.stderr)")
+            let other = try PublicKey(pemRepresentation: converted.stdout)
+            #expect(other == key.publicKey, "\(options) is another encoding of the same key")
+            #expect(other.derRepresentation.count == (curve == .p256 ? 91 : 88))
+        }
+    }
+}

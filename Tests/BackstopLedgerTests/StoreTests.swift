@@ -209,4 +209,26 @@ struct StoreTests {
         try writeLines(repeated, to: directory)
         #expect(failingSeq(directory) == 3)
     }
+
+    @Test("a stored key in another encoding of the same key (compressed point) is refused")
+    func nonCanonicalKey() throws {
+        let (directory, keys) = try makeLedger(2)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keyPath = directory.appendingPathComponent("k.pem").path
+        try keys[0].pemRepresentation().write(toFile: keyPath, atomically: true, encoding: .utf8)
+        let compressedPath = directory.appendingPathComponent("c.der").path
+        #expect(try openssl("ec", "-in", keyPath, "-pubout", "-outform", "DER", "-conv_form", "compressed", "-out", compressedPath).status == 0)
+        let compressedDER = try [UInt8](Data(contentsOf: URL(fileURLWithPath: compressedPath)))
+        #expect(compressedDER.count == 59)
+        var lines = try ledgerLines(directory)
+        let text = String(decoding: lines[0], as: UTF8.self)
+        let canonicalHex = Hex.encode(keys[0].publicKey.derRepresentation)
+        #expect(text.contains(canonicalHex))
+        lines[0] = Array(text.replacingOccurrences(of: canonicalHex, with: Hex.encode(compressedDER)).utf8)
+        try writeLines(lines, to: directory)
+        let error = #expect(throws: LedgerError.self) {
+            try LedgerScan.scan(file: directory.appendingPathComponent("ledger.jsonl"), verifySignatures: true)
+        }
+        #expect(error?.seq == 0 && error?.reason.contains("canonical form") == true, "\(error?.description ?? "")")
+    }
 }
