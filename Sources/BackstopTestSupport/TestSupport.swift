@@ -66,3 +66,16 @@ public var productsDirectory: URL {
     // Test bundles on Linux are executables that sit beside the package's other products.
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 }
+
+/// a - b for equal-length big-endian unsigned integers with a >= b: makes the high-S twin
+/// n - s of a signature in tests.
+public func bigEndianSubtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
+    var result = [UInt8](repeating: 0, count: a.count)
+    var borrow = 0
+    for index in stride(from: a.count - 1, through: 0, by: -1) {
+        let difference = Int(a[index]) - Int(b[index]) - borrow
+        borrow = difference < 0 ? 1 : 0
+        result[index] = UInt8((difference + 256) % 256)
+    }
+    return result
+}

@@ -15,11 +15,7 @@ struct ApproveCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Your private key (PKCS#8 PEM, encrypted or not).")
-    var key: String
-
-    @Option(help: "Passphrase file for an encrypted key (otherwise asked on the terminal).")
-    var passphraseFile: String?
+    @OptionGroup var signer: SignerOptions
 
     @Option(help: "The payload file to sign.")
     var proposal: String
@@ -36,7 +32,7 @@ struct ApproveCommand: ParsableCommand {
         let state = try ledger.map { try readFund(try LedgerOptions(ledger: $0)) }
         print("You are signing:")
         for line in describe(payload, state: state) { print("  " + line) }
-        let privateKey = try Files.privateKey(key, passphraseFile: passphraseFile)
+        let privateKey = try signer.privateKey()
         let signature = try privateKey.signature(for: bytes)
         try Files.writeNew(out, signature.derRepresentation, mode: 0o644, what: "signature file")
         print("signed with key \(privateKey.publicKey.fingerprint) into \(out)")
@@ -142,11 +138,7 @@ struct ContributeCommand: ParsableCommand {
     @Option(help: "The member's id.")
     var member: String
 
-    @Option(help: "The member's private key.")
-    var key: String
-
-    @Option(help: "Passphrase file for an encrypted key.")
-    var passphraseFile: String?
+    @OptionGroup var signer: SignerOptions
 
     @Option(help: "The asset, such as USDC.")
     var asset: String
@@ -173,7 +165,7 @@ struct ContributeCommand: ParsableCommand {
             "member": .string(member), "asset": .string(asset), "amount": .string(minor.description),
             "period": .integer(period ?? state.period(of: time)), "reference": .string(reference),
         ])
-        let privateKey = try Files.privateKey(key, passphraseFile: passphraseFile)
+        let privateKey = try signer.privateKey()
         let entry = try fund.submit(.contribution, payload: payload, signatures: try Payloads.sign(payload, with: [privateKey]), time: time)
         print("appended entry \(entry.seq): \(member) contributed \(display(minor, asset, state))")
     }
@@ -237,11 +229,7 @@ struct ClaimCommand: ParsableCommand {
         @Option(help: "The member's id.")
         var member: String
 
-        @Option(help: "The member's private key.")
-        var key: String
-
-        @Option(help: "Passphrase file for an encrypted key.")
-        var passphraseFile: String?
+        @OptionGroup var signer: SignerOptions
 
         @Option(help: "The claim id (default: random).")
         var id: String?
@@ -252,7 +240,7 @@ struct ClaimCommand: ParsableCommand {
             guard fund.state.members[member] != nil else { throw CLIError.badInput("unknown member \(member)") }
             let payload = Payloads.make(.claim, for: fund.state, id: id ?? Payloads.newId(), expires: time.adding(seconds: 3_600)!,
                                         fields: try incident.fields(state: fund.state, filedBy: "member", member: member))
-            let privateKey = try Files.privateKey(key, passphraseFile: passphraseFile)
+            let privateKey = try signer.privateKey()
             let entry = try fund.submit(.claim, payload: payload, signatures: try Payloads.sign(payload, with: [privateKey]), time: time)
             print("appended entry \(entry.seq): claim \(payload["id"]?.stringValue ?? "") filed by \(member)")
         }
@@ -292,11 +280,7 @@ struct PetitionCommand: ParsableCommand {
             discussion: "Example: backstop petition sign --key me.key.pem --petition petition.json --out sigs/alice.sig (also writes sigs/alice.pub.pem)"
         )
 
-        @Option(help: "Your private key.")
-        var key: String
-
-        @Option(help: "Passphrase file for an encrypted key.")
-        var passphraseFile: String?
+        @OptionGroup var signer: SignerOptions
 
         @Option(help: "The petition payload.")
         var petition: String
@@ -311,7 +295,7 @@ struct PetitionCommand: ParsableCommand {
             }
             for line in describe(payload, state: nil) { print("  " + line) }
             guard out.hasSuffix(".sig") else { throw CLIError.badInput("--out must end in .sig") }
-            let privateKey = try Files.privateKey(key, passphraseFile: passphraseFile)
+            let privateKey = try signer.privateKey()
             let publicPath = String(out.dropLast(4)) + ".pub.pem"
             try Files.writeNew(out, try privateKey.signature(for: bytes).derRepresentation, mode: 0o644, what: "signature file")
             try Files.writeNew(publicPath, Array(privateKey.publicKey.pemRepresentation.utf8), mode: 0o644, what: "public key file")

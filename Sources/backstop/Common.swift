@@ -17,6 +17,17 @@ struct LedgerOptions: ParsableArguments {
     func time() throws -> Timestamp { try parseNow(now) }
 }
 
+/// The private key a verb signs with, and how to unlock it.
+struct SignerOptions: ParsableArguments {
+    @Option(help: "The private key (PKCS#8 PEM, encrypted or not).")
+    var key: String
+
+    @Option(help: "Passphrase file for an encrypted key (otherwise asked on the terminal).")
+    var passphraseFile: String?
+
+    func privateKey() throws -> PrivateKey { try Files.privateKey(key, passphraseFile: passphraseFile) }
+}
+
 /// Options of a verb that writes a payload file for people to sign.
 struct ProposalOptions: ParsableArguments {
     @Option(help: "How long the payload stays valid: 30m, 72h, 14d.")

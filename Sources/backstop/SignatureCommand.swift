@@ -15,11 +15,7 @@ struct SignatureCommand: ParsableCommand {
             discussion: "Example: backstop signature create --key delegate-1.key.pem --in proposal.json --out approval.sig"
         )
 
-        @Option(help: "Private key (PKCS#8 PEM, encrypted or not).")
-        var key: String
-
-        @Option(help: "Passphrase file for an encrypted key (otherwise asked on the terminal).")
-        var passphraseFile: String?
+        @OptionGroup var signer: SignerOptions
 
         @Option(name: .customLong("in"), help: "The file to sign.")
         var input: String
@@ -28,7 +24,7 @@ struct SignatureCommand: ParsableCommand {
         var out: String
 
         func run() throws {
-            let privateKey = try Files.privateKey(key, passphraseFile: passphraseFile)
+            let privateKey = try signer.privateKey()
             let message = try Files.read(input, what: "input file")
             let signature = try privateKey.signature(for: message)
             try Files.writeNew(out, signature.derRepresentation, mode: 0o644, what: "signature file")

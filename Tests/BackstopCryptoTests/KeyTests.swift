@@ -25,7 +25,7 @@ struct KeyTests {
         let key = try PrivateKey(generatingOn: .p256)
         let low = try key.signature(for: message)
         let order = Hex.decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")!
-        let highS = subtract(order, low.s)
+        let highS = bigEndianSubtract(order, low.s)
         let high = try #require(ECDSASignature(r: low.r, s: highS, curve: .p256))
         #expect(!high.isLowS)
         #expect(key.publicKey.isValidSignature(high, for: message))
@@ -172,17 +172,6 @@ struct KeyTests {
         // openssl picks S at random, so twelve signatures all low-S happens with p = 1/4096.
         #expect(sawHighS)
     }
-}
-
-private func subtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
-    var result = [UInt8](repeating: 0, count: a.count)
-    var borrow = 0
-    for index in stride(from: a.count - 1, through: 0, by: -1) {
-        let difference = Int(a[index]) - Int(b[index]) - borrow
-        borrow = difference < 0 ? 1 : 0
-        result[index] = UInt8((difference + 256) % 256)
-    }
-    return result
 }
 
 @Suite("One encoding per public key")

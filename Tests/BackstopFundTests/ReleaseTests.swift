@@ -31,7 +31,7 @@ struct ReleaseTests {
         let three = try (0..<3).map { try f.delegates[$0].signature(for: bytes).derRepresentation }
         let again = try f.delegates[1].signature(for: bytes)
         let order = Hex.decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")!
-        let highS = try #require(ECDSASignature(r: again.r, s: subtract(order, again.s), curve: .p256))
+        let highS = try #require(ECDSASignature(r: again.r, s: bigEndianSubtract(order, again.s), curve: .p256))
         let before = try Data(contentsOf: f.directory.appendingPathComponent("ledger.jsonl"))
         for extra in [three[1], try f.delegates[1].signature(for: bytes).derRepresentation, highS.derRepresentation] {
             let error = refusal { try f.fund.submit(.release, payloadBytes: bytes, signatureFiles: three + [extra], time: f.now) }
@@ -177,15 +177,4 @@ struct ReleaseTests {
         let gone = refusal { try f.delegateAction(.admit, ["member": "x", "platform": "X", "key": .string(Hex.encode(try PrivateKey(generatingOn: .p256).publicKey.derRepresentation)), "size": "0"], signers: [0, 1, 2, 6]) }
         #expect(gone?.rule == .unauthorizedSigner)
     }
-}
-
-func subtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
-    var result = [UInt8](repeating: 0, count: a.count)
-    var borrow = 0
-    for index in stride(from: a.count - 1, through: 0, by: -1) {
-        let difference = Int(a[index]) - Int(b[index]) - borrow
-        borrow = difference < 0 ? 1 : 0
-        result[index] = UInt8((difference + 256) % 256)
-    }
-    return result
 }
