@@ -1,0 +1,46 @@
+import BackstopCrypto
+import BackstopFund
+import BackstopLedger
+import BackstopTestSupport
+import Foundation
+import Testing
+
+/// The fund example of Docs/LIBRARY.md, as written there (in a temporary folder).
+@Test("the Docs/LIBRARY.md fund example runs")
+func fundLibraryExample() throws {
+    let scratch = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    let folder = scratch.appendingPathComponent("fund")
+
+    let delegates = try (0..<7).map { _ in try PrivateKey(generatingOn: .p256) }
+    let now = Timestamp("2026-01-01T00:00:00Z")!
+    let genesis = Payloads.genesis(
+        expires: now.adding(seconds: 86_400)!, name: "Example fund", assets: [("BTC", 8), ("USDC", 6)],
+        delegates: delegates.enumerated().map { Delegate(key: $0.element.publicKey, platform: "platform-\($0.offset)") },
+        policy: ContributionPolicy(asset: "USDC", ratePerMillion: 100, floor: Amount(1_000_000_000),
+                                   cap: Amount(100_000_000_000), periodSeconds: 2_592_000, graceSeconds: 604_800))
+    let fund = try Fund.create(at: folder, genesis: genesis,
+                               signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: now)
+
+    let member = try PrivateKey(generatingOn: .p256)
+    let admit = Payloads.make(.admit, for: fund.state, expires: now.adding(seconds: 3_600)!, fields: [
+        "member": "exchange-a", "platform": "Exchange A",
+        "key": .string(Hex.encode(member.publicKey.derRepresentation)), "size": "0"])
+    try fund.submit(.admit, payload: admit, signatures: try Payloads.sign(admit, with: Array(delegates.prefix(4))), time: now)
+
+    var refused: FundError? = nil
+    do {
+        let bytes = Canonical.encode(admit)
+        let files = try delegates.prefix(3).map { try $0.signature(for: bytes).derRepresentation }
+        try fund.submit(.admit, payloadBytes: bytes, signatureFiles: files, time: now)
+    } catch let refusal as FundError {
+        refused = refusal
+    }
+    #expect(refused?.rule == .threshold && refused?.reason.contains("found 3 valid") == true)
+
+    let amount = try Amount(decimal: "4836.26", decimals: 18)
+    #expect(amount.description == "4836260000000000000000")
+
+    let (state, _) = try Fund.verify(file: folder.appendingPathComponent("ledger.jsonl"))
+    #expect(state == fund.state && state.members["exchange-a"] != nil)
+}
