@@ -148,16 +148,17 @@ extension Entry {
                   let keyText = pair["key"]?.stringValue, let keyDER = Hex.decode(keyText),
                   let sigText = pair["sig"]?.stringValue, let sigDER = Hex.decode(sigText)
             else { throw corrupt("signature \(index) is not {\"key\": hex, \"sig\": hex}") }
+            let key: PublicKey, signature: ECDSASignature
             do {
-                let key = try keys.key(keyDER)
-                guard key.derRepresentation == keyDER else {
-                    throw LedgerError(.corrupt, seq: expectedSeq, "signature \(index): key is not in canonical form (named curve, uncompressed point SubjectPublicKeyInfo)")
-                }
-                let signature = try ECDSASignature(derRepresentation: sigDER, curve: key.curve, policy: .strict)
-                signatures.append(EntrySignature(publicKey: key, signature: signature))
+                key = try keys.key(keyDER)
+                signature = try ECDSASignature(derRepresentation: sigDER, curve: key.curve, policy: .strict)
             } catch {
                 throw corrupt("signature \(index): \(error)")
             }
+            guard key.derRepresentation == keyDER else {
+                throw corrupt("signature \(index): key is not in canonical form (named curve, uncompressed point SubjectPublicKeyInfo)")
+            }
+            signatures.append(EntrySignature(publicKey: key, signature: signature))
         }
         let entry: Entry
         do { entry = try Entry(seq: seq, prev: prev, time: time, kind: kind, body: body, signatures: signatures) } catch {

@@ -48,10 +48,16 @@ public final class LedgerStore {
     ///
     /// - Throws: ``LedgerError`` `.alreadyExists` when the folder already has a ledger.
     public static func create(at directory: URL) throws -> LedgerStore {
+        try refuseAfterSyncFailure()
+        let existed = FileManager.default.fileExists(atPath: directory.path)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
             throw LedgerError(.io, "cannot create folder \(directory.path): \(error.localizedDescription)")
+        }
+        // A new folder's own name lives in its parent, which must reach the disk as well.
+        if !existed && !syncDirectory(directory.deletingLastPathComponent()) {
+            throw LedgerError(.io, "cannot fsync the parent of \(directory.path): \(errnoDescription())")
         }
         let lock = try LockFile(directory.appendingPathComponent(lockFileName))
         let path = directory.appendingPathComponent(ledgerFileName).path
@@ -81,6 +87,7 @@ public final class LedgerStore {
     /// - Throws: ``LedgerError`` `.locked` (with the holder's pid) when another process
     ///   writes, `.notFound`, `.corrupt`, `.io`, or whatever `visit` throws.
     public static func open(at directory: URL, verifySignatures: Bool = false, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
+        try refuseAfterSyncFailure()
         let path = directory.appendingPathComponent(ledgerFileName).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(.notFound, "no ledger in \(directory.path) (\(ledgerFileName) is missing)")
@@ -113,9 +120,7 @@ public final class LedgerStore {
     ///   length), or `.syncFailed` (this process must stop writing).
     @discardableResult
     public func append(kind: String, time: Timestamp, body: JSONValue, signatures: [EntrySignature]) throws -> (entry: Entry, hash: [UInt8]) {
-        guard !Self.syncFailed.load(ordering: .acquiring) else {
-            throw LedgerError(.syncFailed, "an earlier fsync failed in this process; restart it before writing again")
-        }
+        try Self.refuseAfterSyncFailure()
         let seq = (head?.seq ?? -1) + 1
         if let head, time < head.time {
             throw LedgerError(.invalidEntry, seq: seq, "time \(time) is earlier than the head's \(head.time)")
@@ -164,6 +169,12 @@ public final class LedgerStore {
     }
 
     private static func markSyncFailed() { syncFailed.store(true, ordering: .releasing) }
+
+    private static func refuseAfterSyncFailure() throws {
+        guard !syncFailed.load(ordering: .acquiring) else {
+            throw LedgerError(.syncFailed, "an earlier fsync failed in this process; restart it before writing again")
+        }
+    }
 
     /// Copies the torn tail to its own file (fsynced), then cuts it off the ledger (fsynced).
     private static func setAside(_ tail: TornTail, fd: Int32, directory: URL) throws -> TornTail {
