@@ -137,6 +137,11 @@ struct KeyTests {
         let pub = try openssl("pkey", "-in", keyPath.path, "-passin", "pass:pw", "-pubout")
         #expect(pub.status == 0, "\(pub.stderr)")
         #expect(try PublicKey(pemRepresentation: pub.stdout) == key.publicKey)
+        // PBES2, PBKDF2 with HMAC-SHA-256 and 600,000 (0x0927C0) iterations, AES-256-CBC.
+        let structure = try openssl("asn1parse", "-in", keyPath.path)
+        for part in [":PBES2", ":PBKDF2", "INTEGER           :0927C0", ":hmacWithSHA256", ":aes-256-cbc"] {
+            #expect(structure.stdout.contains(part), "encrypted key lacks \(part)")
+        }
         let fingerprint = try openssl("dgst", "-sha256", "-r", input: key.publicKey.derRepresentation)
         #expect(fingerprint.stdout.hasPrefix(key.publicKey.fingerprint))
     }
