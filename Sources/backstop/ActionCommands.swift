@@ -106,6 +106,9 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "A DER signature file (repeat for each).")
     var signature: [String] = []
 
+    @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+    var json = false
+
     func run() throws {
         let (payload, bytes) = try readPayload(proposal)
         let kind = try kind(of: payload, path: proposal)
@@ -116,10 +119,13 @@ struct SubmitCommand: ParsableCommand {
         let fund = try Fund.open(at: options.url)
         let entry = try fund.submit(kind, payloadBytes: bytes, signatureFiles: try readSignatures(signature), time: try options.time())
         let names = entry.signatures.map { signature in fund.state.delegateName(signature.publicKey) ?? signature.publicKey.fingerprint }
-        print("appended entry \(entry.seq) (\(kind.rawValue)) signed by \(names.joined(separator: ", "))")
+        var extra: [String: JSONValue] = ["signers": .array(names.map { .string($0) })]
+        var text = "appended entry \(entry.seq) (\(kind.rawValue)) signed by \(names.joined(separator: ", "))"
         if kind == .release, let id = payload["id"]?.stringValue, let release = fund.state.releases[id] {
-            print("release \(id) is pending; payable from \(release.payableAt)")
+            extra["payableAt"] = .string(release.payableAt.description)
+            text += "\nrelease \(id) is pending; payable from \(release.payableAt)"
         }
+        reportAppended(entry, fund, json: json, extra: extra, text)
     }
 }
 
@@ -155,6 +161,9 @@ struct ContributeCommand: ParsableCommand {
     @Option(help: "A unique id for this contribution (default: random). Reuse it when retrying.")
     var id: String?
 
+    @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+    var json = false
+
     func run() throws {
         let fund = try Fund.open(at: options.url)
         let time = try options.time()
@@ -167,7 +176,7 @@ struct ContributeCommand: ParsableCommand {
         ])
         let privateKey = try signer.privateKey()
         let entry = try fund.submit(.contribution, payload: payload, signatures: try Payloads.sign(payload, with: [privateKey]), time: time)
-        print("appended entry \(entry.seq): \(member) contributed \(display(minor, asset, state))")
+        reportAppended(entry, fund, json: json, "appended entry \(entry.seq): \(member) contributed \(display(minor, asset, state))")
     }
 }
 
@@ -234,6 +243,9 @@ struct ClaimCommand: ParsableCommand {
         @Option(help: "The claim id (default: random).")
         var id: String?
 
+        @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+        var json = false
+
         func run() throws {
             let fund = try Fund.open(at: options.url)
             let time = try options.time()
@@ -242,7 +254,7 @@ struct ClaimCommand: ParsableCommand {
                                         fields: try incident.fields(state: fund.state, filedBy: "member", member: member))
             let privateKey = try signer.privateKey()
             let entry = try fund.submit(.claim, payload: payload, signatures: try Payloads.sign(payload, with: [privateKey]), time: time)
-            print("appended entry \(entry.seq): claim \(payload["id"]?.stringValue ?? "") filed by \(member)")
+            reportAppended(entry, fund, json: json, "appended entry \(entry.seq): claim \(payload["id"]?.stringValue ?? "") filed by \(member)")
         }
     }
 }
@@ -317,6 +329,9 @@ struct PetitionCommand: ParsableCommand {
         @Option(help: "A folder of NAME.sig files, each with NAME.pub.pem beside it.")
         var signatures: String
 
+        @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+        var json = false
+
         func run() throws {
             let (_, bytes) = try readPayload(petition)
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: signatures) else {
@@ -332,7 +347,8 @@ struct PetitionCommand: ParsableCommand {
             }
             let fund = try Fund.open(at: options.url)
             let entry = try fund.submitPetition(payloadBytes: bytes, pairs: pairs, time: try options.time())
-            print("appended entry \(entry.seq): claim filed by a petition of \(entry.signatures.count) distinct petitioners")
+            reportAppended(entry, fund, json: json, extra: ["petitioners": .integer(Int64(entry.signatures.count))],
+                           "appended entry \(entry.seq): claim filed by a petition of \(entry.signatures.count) distinct petitioners")
         }
     }
 }

@@ -129,3 +129,16 @@ extension FundError {
         }
     }
 }
+
+/// Tells what was appended: a sentence for people, or with `--json` one object for scripts
+/// (`seq`, `kind`, `id`, `hash`, `time`, plus `extra`).
+func reportAppended(_ entry: Entry, _ fund: Fund, json: Bool, extra: [String: JSONValue] = [:], _ text: String) {
+    guard json else { return print(text) }
+    var object = extra
+    object["seq"] = .integer(entry.seq)
+    object["kind"] = .string(entry.kind)
+    object["id"] = entry.body["id"] ?? .null
+    object["hash"] = .string(Hex.encode(fund.state.head))
+    object["time"] = .string(entry.time.description)
+    printJSON(.object(object))
+}

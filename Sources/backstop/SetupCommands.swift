@@ -127,6 +127,9 @@ struct InitCommand: ParsableCommand {
     @Option(help: "A delegate's DER signature of the genesis (repeat).")
     var signature: [String] = []
 
+    @Flag(help: "Print the fund id as JSON.")
+    var json = false
+
     func run() throws {
         let (payload, bytes) = try readPayload(genesis)
         guard try kind(of: payload, path: genesis) == .genesis else { throw CLIError.badInput("\(genesis) is not a genesis payload") }
@@ -142,6 +145,7 @@ struct InitCommand: ParsableCommand {
             throw FundError(.threshold, "genesis needs \(threshold) distinct delegate approvals, found \(intake.signatures.count) valid\(intake.setAsideSummary); not signed: \(intake.missing.joined(separator: ", "))")
         }
         let fund = try Fund.create(at: options.url, genesis: payload, signatures: intake.signatures, time: try options.time())
+        if json { return printJSON(["fundId": .string(Hex.encode(fund.state.fundId)), "ledger": .string(options.ledger)]) }
         print("created the ledger in \(options.ledger)")
         print("fund id \(Hex.encode(fund.state.fundId))  (give this to auditors: backstop verify --fund-id)")
     }

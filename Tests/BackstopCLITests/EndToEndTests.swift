@@ -43,7 +43,9 @@ func endToEnd() throws {
     try delegates(["admit", "--member", "m1", "--platform", "Member One", "--key", "\(keys)/exchange-a.pub.pem", "--size", "1000000"], "admit.json")
     try delegates(["member-status", "--member", "m1", "--status", "active", "--reason", "assessment received"], "status.json")
     try delegates(["policy", "--dues-floor", "500", "--dues-cap", "5000", "--release-delay", "1h"], "policy.json")
-    try run(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "m1", "--key", "\(keys)/exchange-a.key.pem", "--asset", "BTC", "--amount", "3.5", "--id", "c1"])
+    let contributed = try run(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "m1", "--key", "\(keys)/exchange-a.key.pem", "--asset", "BTC", "--amount", "3.5", "--id", "c1", "--json"])
+    let appended = try #require(try JSONSerialization.jsonObject(with: Data(contributed.stdout.utf8)) as? [String: Any])
+    #expect(appended["seq"] as? Int == 4 && appended["id"] as? String == "c1" && (appended["hash"] as? String)?.count == 64)
     try run(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "m1", "--key", "\(keys)/exchange-a.key.pem", "--asset", "USDC", "--amount", "500"])
     try run(["claim", "file", "--ledger", ledger, "--now", clock.description, "--member", "m1", "--key", "\(keys)/exchange-a.key.pem", "--id", "claim-1",
              "--platform", "Member One", "--description", "hot wallet", "--incident-time", "2026-02-27T00:00:00Z", "--accounts", "10", "--loss", "BTC=2"])
@@ -61,7 +63,8 @@ func endToEnd() throws {
     #expect(short.stderr.contains("found 2 valid distinct (1 duplicate)"))
     try run(["key", "generate", "--curve", "secp256k1", "--out", path("user-3")])
     try run(["petition", "sign", "--key", path("user-3.key.pem"), "--petition", path("petition.json"), "--out", path("sigs/user-3.sig")])
-    try run(["petition", "submit", "--ledger", ledger, "--now", clock.description, "--petition", path("petition.json"), "--signatures", path("sigs")])
+    let petitioned = try run(["petition", "submit", "--ledger", ledger, "--now", clock.description, "--petition", path("petition.json"), "--signatures", path("sigs"), "--json"])
+    #expect(petitioned.stdout.contains(#""petitioners":3"#))
     try delegates(["reject", "--claim", "petition-1", "--reason", "not a member's breach"], "reject.json")
 
     // A release, one approval by the openssl binary; cancelled; a second one settled after the delay.
