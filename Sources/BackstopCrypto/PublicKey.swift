@@ -118,6 +118,23 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
         return result == 1
     }
 
+    /// True when `signature` is a valid ECDSA signature by this key over the SHA-256 `digest`
+    /// of a message: for checking several signatures over one message with one hash.
+    public func isValidSignature(_ signature: ECDSASignature, forDigest digest: [UInt8]) -> Bool {
+        guard signature.curve == curve, digest.count == SHA256.byteCount,
+              let context = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil)
+        else { return false }
+        defer { EVP_PKEY_CTX_free(context) }
+        guard EVP_PKEY_verify_init(context) == 1 else {
+            OpenSSLErrorQueue.clear()
+            return false
+        }
+        let der = signature.derRepresentation
+        let result = EVP_PKEY_verify(context, der, der.count, digest, digest.count)
+        if result != 1 { OpenSSLErrorQueue.clear() }
+        return result == 1
+    }
+
     /// True when `signature` is a valid ECDSA/SHA-256 signature by this key over `message`.
     public func isValidSignature(_ signature: ECDSASignature, for message: [UInt8]) -> Bool {
         message.withUnsafeBytes { isValidSignature(signature, for: $0) }

@@ -1,4 +1,5 @@
 import BackstopCrypto
+import Foundation
 
 /// One signature in an entry: who signed (the public key) and the low-S signature.
 public struct EntrySignature: Sendable, Hashable {
@@ -87,8 +88,10 @@ public struct Entry: Sendable {
 
     /// True when every signature verifies over ``signedBytes``; otherwise the first that does not.
     public func firstInvalidSignature() -> EntrySignature? {
-        let message = signedBytes
-        return signatures.first { !$0.publicKey.isValidSignature($0.signature, for: message) }
+        guard !signatures.isEmpty else { return nil }
+        // Every signature covers the same bytes: hash them once.
+        guard let digest = try? SHA256.hash(signedBytes) else { return signatures.first }
+        return signatures.first { !$0.publicKey.isValidSignature($0.signature, forDigest: digest) }
     }
 
     static func isValidKind(_ kind: String) -> Bool {
@@ -99,18 +102,22 @@ public struct Entry: Sendable {
 }
 
 /// Public keys already parsed, by SubjectPublicKeyInfo DER: a ledger names the same delegate
-/// keys thousands of times, and parsing checks the point each time.
-public final class KeyCache {
+/// keys thousands of times, and parsing checks the point each time. Safe to share between
+/// threads.
+public final class KeyCache: @unchecked Sendable {
     private var keys: [[UInt8]: PublicKey] = [:]
+    private let lock = NSLock()
 
     /// An empty cache.
     public init() {}
 
     /// The key for `der`, parsed once.
     public func key(_ der: [UInt8]) throws -> PublicKey {
-        if let key = keys[der] { return key }
+        if let key = lock.withLock({ keys[der] }) { return key }
         let key = try PublicKey(derRepresentation: der)
-        if keys.count < 100_000 { keys[der] = key }
+        lock.withLock {
+            if keys.count < 100_000 { keys[der] = key }
+        }
         return key
     }
 }

@@ -40,9 +40,10 @@ public struct LedgerScanResult: Sendable {
 ///
 /// Each line must decode as the entry with the next sequence number (canonical form, fields,
 /// signature encodings), link to the previous entry's hash, and not go back in time. With
-/// `verifySignatures`, every signature is also checked over the entry body; those checks run
-/// in parallel on all cores, a batch of entries at a time, so memory stays bounded.
-/// `visit` sees each entry, in order, only after it passed every check.
+/// `verifySignatures`, every signature is also checked over the entry body. Decoding, hashing
+/// and signature checks run in parallel on all cores, a batch of lines at a time, so memory
+/// stays bounded; the links and times are then checked in order. `visit` sees each entry, in
+/// order, only after it passed every check, and the failure reported is the first by sequence.
 public enum LedgerScan {
     /// Entries checked together; memory is bounded by this and ``batchBytes``.
     static let batchEntries = 512
@@ -69,95 +70,101 @@ public enum LedgerScan {
     static func scan(fd: Int32, verifySignatures: Bool, visit: (Entry, [UInt8]) throws -> Void) throws -> LedgerScanResult {
         var reader = LineReader(fd: fd)
         let keys = KeyCache()
-        var batch: [(entry: Entry, hash: [UInt8])] = []
-        var pendingBytes = 0
         var head: LedgerHead? = nil
         var fundId: [UInt8]? = nil
         var tornTail: TornTail? = nil
-        var failure: LedgerError? = nil
 
-        while failure == nil, let item = try reader.next(limit: Entry.maximumLineBytes) {
-            let seq = (head?.seq ?? -1) + 1
-            switch item {
-            case .tail(let bytes, let offset):
-                tornTail = TornTail(offset: offset, byteCount: bytes.count, savedTo: nil)
-            case .oversized:
-                failure = LedgerError(.corrupt, seq: seq, "line exceeds the \(Entry.maximumLineBytes)-byte limit")
-            case .line(let line, _):
-                do {
-                    let entry = try Entry.decode(line: line, expectedSeq: seq, keys: keys)
-                    let hash = try Entry.hash(line: line)
-                    if let head {
-                        guard entry.prev == head.hash else {
-                            failure = blameBrokenLink(seq: seq, hash: hash, reader: &reader)
-                            break
-                        }
-                        guard entry.time >= head.time else {
-                            throw LedgerError(.corrupt, seq: seq, "time \(entry.time) is earlier than entry \(head.seq)'s \(head.time)")
-                        }
-                    } else {
-                        guard entry.prev == Entry.genesisPrev else {
-                            throw LedgerError(.corrupt, seq: seq, "entry 0 must have a prev of 64 zeros")
-                        }
-                        fundId = hash
-                    }
-                    head = LedgerHead(seq: seq, hash: hash, time: entry.time)
-                    batch.append((entry, hash))
-                    pendingBytes += line.count
-                } catch let error as LedgerError {
-                    failure = error
-                }
+        while true {
+            // 1. A batch of complete lines, read in order.
+            var lines: [[UInt8]] = []
+            var bytes = 0
+            var stop: LineReader.Item? = nil
+            while lines.count < batchEntries, bytes < batchBytes, let item = try reader.next(limit: Entry.maximumLineBytes) {
+                guard case .line(let line, _) = item else { stop = item; break }
+                lines.append(line)
+                bytes += line.count
             }
-            if batch.count >= batchEntries || pendingBytes >= batchBytes || failure != nil {
-                try flush(&batch, before: failure?.seq, verifySignatures: verifySignatures, visit: visit)
-                pendingBytes = 0
+            // 2. Each line decoded, hashed and its signatures checked, on all cores.
+            let first = (head?.seq ?? -1) + 1
+            let checked = check(lines, firstSeq: first, keys: keys, verifySignatures: verifySignatures)
+            // 3. In order: the link to the entry before, the time, the signatures; then the visit.
+            for (index, item) in checked.enumerated() {
+                let seq = first + Int64(index)
+                guard let entry = item.entry else { throw item.error ?? LedgerError(.corrupt, seq: seq, "unreadable entry") }
+                if let head {
+                    guard entry.prev == head.hash else {
+                        let next = index + 1 < lines.count ? lines[index + 1] : (stop == nil ? nextLine(&reader) : nil)
+                        throw blameBrokenLink(seq: seq, hash: item.hash, next: next)
+                    }
+                    guard entry.time >= head.time else {
+                        throw LedgerError(.corrupt, seq: seq, "time \(entry.time) is earlier than entry \(head.seq)'s \(head.time)")
+                    }
+                } else {
+                    guard entry.prev == Entry.genesisPrev else { throw LedgerError(.corrupt, seq: seq, "entry 0 must have a prev of 64 zeros") }
+                    fundId = item.hash
+                }
+                if let signer = item.invalidSigner {
+                    throw LedgerError(.corrupt, seq: seq, "signature by key \(signer) does not verify over the entry body")
+                }
+                head = LedgerHead(seq: seq, hash: item.hash, time: entry.time)
+                try visit(entry, item.hash)
+            }
+            switch stop {
+            case .tail(let tail, let offset)?:
+                tornTail = TornTail(offset: offset, byteCount: tail.count, savedTo: nil)
+            case .oversized?:
+                throw LedgerError(.corrupt, seq: first + Int64(lines.count), "line exceeds the \(Entry.maximumLineBytes)-byte limit")
+            case .line?, nil:
+                if lines.isEmpty { return LedgerScanResult(entryCount: (head?.seq ?? -1) + 1, head: head, fundId: fundId, tornTail: tornTail) }
             }
         }
-        try flush(&batch, before: failure?.seq, verifySignatures: verifySignatures, visit: visit)
-        if let failure { throw failure }
-        return LedgerScanResult(entryCount: (head?.seq ?? -1) + 1, head: head, fundId: fundId, tornTail: tornTail)
+    }
+
+    /// What the parallel step found out about one line.
+    private struct Checked: Sendable {
+        var entry: Entry?
+        var error: LedgerError?
+        var hash: [UInt8] = []
+        /// The fingerprint of the first key whose signature does not verify.
+        var invalidSigner: String?
+    }
+
+    private static func check(_ lines: [[UInt8]], firstSeq: Int64, keys: KeyCache, verifySignatures: Bool) -> [Checked] {
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Checked>.allocate(capacity: lines.count)
+        defer { results.deallocate() }
+        results.initialize(repeating: Checked())
+        DispatchQueue.concurrentPerform(iterations: lines.count) { index in
+            var result = Checked()
+            do {
+                let entry = try Entry.decode(line: lines[index], expectedSeq: firstSeq + Int64(index), keys: keys)
+                result.entry = entry
+                result.hash = try Entry.hash(line: lines[index])
+                if verifySignatures { result.invalidSigner = entry.firstInvalidSignature()?.publicKey.fingerprint }
+            } catch let error as LedgerError {
+                result.entry = nil
+                result.error = error
+            } catch {
+                result.entry = nil
+                result.error = LedgerError(.io, seq: firstSeq + Int64(index), "hashing failed: \(error)")
+            }
+            results[index] = result
+        }
+        return Array(results)
+    }
+
+    private static func nextLine(_ reader: inout LineReader) -> [UInt8]? {
+        guard case .line(let line, _)? = try? reader.next(limit: Entry.maximumLineBytes) else { return nil }
+        return line
     }
 
     /// Entry `seq` does not link to the hash of entry `seq - 1`. With one byte changed, either
     /// entry `seq - 1` was altered (and entry `seq` is intact, so entry `seq + 1` still links
     /// to it), or entry `seq`'s own `prev` was (so entry `seq + 1` no longer links to it).
     /// When entry `seq` is the last one, the change is blamed on entry `seq - 1`.
-    private static func blameBrokenLink(seq: Int64, hash: [UInt8], reader: inout LineReader) -> LedgerError {
+    private static func blameBrokenLink(seq: Int64, hash: [UInt8], next: [UInt8]?) -> LedgerError {
         let earlier = LedgerError(.corrupt, seq: seq - 1, "entry \(seq - 1) was altered: its hash does not match the prev recorded in entry \(seq)")
-        guard case .line(let next, _)? = try? reader.next(limit: Entry.maximumLineBytes),
-              case .object(let fields)? = try? JSONParser.parse(next),
-              let prevText = fields["prev"]?.stringValue
-        else { return earlier }
+        guard let next, case .object(let fields)? = try? JSONParser.parse(next), let prevText = fields["prev"]?.stringValue else { return earlier }
         if prevText == Hex.encode(hash) { return earlier }
         return LedgerError(.corrupt, seq: seq, "prev does not match the hash of entry \(seq - 1)")
-    }
-
-    /// Checks the batch's signatures (in parallel) and visits its entries in order, stopping
-    /// at the first entry that fails or at `before`.
-    private static func flush(
-        _ batch: inout [(entry: Entry, hash: [UInt8])],
-        before limit: Int64?,
-        verifySignatures: Bool,
-        visit: (Entry, [UInt8]) throws -> Void
-    ) throws {
-        defer { batch.removeAll(keepingCapacity: true) }
-        let entries = batch.filter { limit == nil || $0.entry.seq < limit! }
-        var firstBad: Int? = nil
-        if verifySignatures {
-            nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: entries.count)
-            defer { results.deallocate() }
-            results.initialize(repeating: true)
-            DispatchQueue.concurrentPerform(iterations: entries.count) { index in
-                results[index] = entries[index].entry.firstInvalidSignature() == nil
-            }
-            firstBad = results.firstIndex(of: false)
-        }
-        for (index, item) in entries.enumerated() {
-            if index == firstBad {
-                let signer = item.entry.firstInvalidSignature()?.publicKey.fingerprint ?? "?"
-                throw LedgerError(.corrupt, seq: item.entry.seq, "signature by key \(signer) does not verify over the entry body")
-            }
-            try visit(item.entry, item.hash)
-        }
     }
 }
