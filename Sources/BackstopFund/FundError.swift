@@ -10,7 +10,7 @@ public struct FundError: Error, Sendable, Equatable, CustomStringConvertible {
         case unknownMember, duplicateMember, memberNotActive, arrears, duplicateKey
         case unknownClaim, claimNotOpen, overClaim, overBalance
         case unknownRelease, releaseNotPending, tooEarly
-        case timeBackwards, notInitialized, alreadyInitialized
+        case timeBackwards, notInitialized
     }
 
     /// The rule that said no.

@@ -420,7 +420,13 @@ extension FundState {
     private mutating func changePolicy(_ entry: Entry) throws(FundError) {
         let p = try payload(entry, .policy, fields: ["policy", "releaseDelaySeconds"])
         try requireDelegates(entry, action: "changing the policy")
-        policy = try Self.policy(try p.object("policy"), assets: assets)
+        let changed = try Self.policy(try p.object("policy"), assets: assets)
+        // Payments are kept per period, in the dues asset: another asset or period length
+        // would re-read every past payment in different units or periods.
+        guard changed.asset == policy.asset, changed.periodSeconds == policy.periodSeconds else {
+            throw FundError(.invalidParameter, "policy: the dues asset (\(policy.asset)) and the period length (\(policy.periodSeconds) s) are fixed at genesis; a policy entry may change the rate, floor, cap and grace")
+        }
+        policy = changed
         releaseDelaySeconds = try p.integer("releaseDelaySeconds", in: FundLimits.releaseDelaySeconds)
     }
 

@@ -162,4 +162,18 @@ struct MemberClaimTests {
         let error = refusal { try f.fund.submit(.contribution, payload: payload, signatures: try Payloads.sign(payload, with: [key]), time: f.now) }
         #expect(error?.rule == .malformedPayload && error?.reason.contains("bonus") == true)
     }
+
+    @Test("a policy entry may change rate, floor, cap, grace and delay, but not the dues asset or period length")
+    func policyChanges() throws {
+        let f = try Fixture()
+        func policy(asset: String = "USDC", period: Int64 = 30 * 86_400, floor: Int64 = 2_000_000_000) -> [String: JSONValue] {
+            let changed = ContributionPolicy(asset: asset, ratePerMillion: 200, floor: Amount(minorUnits: String(floor))!, cap: Amount(200_000_000_000), periodSeconds: period, graceSeconds: 86_400)
+            return ["policy": Payloads.json(changed), "releaseDelaySeconds": 172_800]
+        }
+        #expect(refusal { try f.delegateAction(.policy, policy(asset: "BTC")) }?.rule == .invalidParameter)
+        #expect(refusal { try f.delegateAction(.policy, policy(period: 7 * 86_400)) }?.reason.contains("fixed at genesis") == true)
+        #expect(refusal { try f.delegateAction(.policy, policy(), signers: [0, 1, 2]) }?.rule == .threshold)
+        try f.delegateAction(.policy, policy())
+        #expect(f.state.policy.floor == Amount(2_000_000_000) && f.state.releaseDelaySeconds == 172_800)
+    }
 }
