@@ -80,7 +80,7 @@ public enum LedgerScan {
             var bytes = 0
             var stop: LineReader.Item? = nil
             while lines.count < batchEntries, bytes < batchBytes, let item = try reader.next(limit: Entry.maximumLineBytes) {
-                guard case .line(let line, _) = item else { stop = item; break }
+                guard case .line(let line) = item else { stop = item; break }
                 lines.append(line)
                 bytes += line.count
             }
@@ -141,11 +141,9 @@ public enum LedgerScan {
                 result.hash = try Entry.hash(line: lines[index])
                 if verifySignatures { result.invalidSigner = entry.firstInvalidSignature()?.publicKey.fingerprint }
             } catch let error as LedgerError {
-                result.entry = nil
-                result.error = error
+                result = Checked(error: error)
             } catch {
-                result.entry = nil
-                result.error = LedgerError(.io, seq: firstSeq + Int64(index), "hashing failed: \(error)")
+                result = Checked(error: LedgerError(.io, seq: firstSeq + Int64(index), "hashing failed: \(error)"))
             }
             results[index] = result
         }
@@ -153,7 +151,7 @@ public enum LedgerScan {
     }
 
     private static func nextLine(_ reader: inout LineReader) -> [UInt8]? {
-        guard case .line(let line, _)? = try? reader.next(limit: Entry.maximumLineBytes) else { return nil }
+        guard case .line(let line)? = try? reader.next(limit: Entry.maximumLineBytes) else { return nil }
         return line
     }
 

@@ -14,8 +14,8 @@ struct LineReader {
     init(fd: Int32) { self.fd = fd }
 
     enum Item {
-        /// A complete line, without its newline, and its offset in the file.
-        case line([UInt8], offset: UInt64)
+        /// A complete line, without its newline.
+        case line([UInt8])
         /// Bytes after the last newline: a write that never completed.
         case tail([UInt8], offset: UInt64)
         /// A line longer than the limit: it cannot be an entry.
@@ -31,7 +31,7 @@ struct LineReader {
                 offset += UInt64(line.count + 1)
                 start = newline + 1
                 if line.count > limit { return .oversized(offset: lineOffset) }
-                return .line(line, offset: lineOffset)
+                return .line(line)
             }
             if buffer.count - start > limit + 1 { return .oversized(offset: offset) }
             if atEnd {
