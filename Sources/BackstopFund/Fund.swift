@@ -5,8 +5,9 @@ import Foundation
 /// A fund's ledger opened for writing: the file store and the state its entries replay to.
 ///
 /// Every action goes through ``submit(_:payload:signatures:time:)``: the entry is checked by
-/// the same rules an auditor replays, on a copy of the state, and appended only if they all
-/// pass. A refused action leaves the ledger and the state unchanged.
+/// the same rules an auditor replays, and appended only if they all pass; the state then
+/// takes the entry's effect, which cannot fail. A refused action leaves the ledger and the
+/// state unchanged.
 public final class Fund {
     /// The state after the last entry.
     public private(set) var state: FundState
@@ -20,10 +21,16 @@ public final class Fund {
     /// An incomplete last line that opening set aside (see ``LedgerStore/recoveredTail``).
     public var recoveredTail: TornTail? { store.recoveredTail }
 
+    /// The ledger file.
+    public var file: URL { store.directory.appendingPathComponent(LedgerStore.ledgerFileName) }
+
     /// Creates a ledger in `directory` whose entry 0 is the genesis `payload`, signed by at
     /// least the threshold of the delegates it names.
     public static func create(at directory: URL, genesis payload: JSONValue, signatures: [EntrySignature], time: Timestamp) throws -> Fund {
         let entry = try Entry(seq: 0, prev: Entry.genesisPrev, time: time, kind: EntryKind.genesis.rawValue, body: payload, signatures: signatures)
+        if let bad = entry.firstInvalidSignature() {
+            throw FundError(.unauthorizedSigner, seq: 0, "the signature by key \(bad.publicKey.fingerprint) does not verify over the genesis payload")
+        }
         let state = try FundState(genesis: entry, hash: try Entry.hash(line: entry.line))
         let store = try LedgerStore.create(at: directory)
         let (_, hash) = try store.append(kind: entry.kind, time: time, body: payload, signatures: signatures)
@@ -31,14 +38,27 @@ public final class Fund {
         return Fund(store: store, state: state)
     }
 
+    /// Creates a ledger from a genesis payload file's bytes and signature files in any
+    /// order, as `backstop init` does.
+    ///
+    /// - Throws: ``FundError`` `.threshold` naming who signed, who did not and every file
+    ///   that does not count; nothing is created.
+    public static func create(at directory: URL, genesisBytes: [UInt8], files: [SignatureFile], time: Timestamp) throws -> (Fund, SignatureIntake) {
+        let payload = try Payload(bytes: genesisBytes, expected: .genesis)
+        let intake = SignatureIntake(message: genesisBytes, files: files, policy: try GenesisPayload.signers(of: payload))
+        if let shortfall = intake.shortfall { throw shortfall }
+        return (try create(at: directory, genesis: payload.json, signatures: intake.signatures, time: time), intake)
+    }
+
     /// Opens the ledger in `directory` for writing, verifying every signature and replaying
     /// every entry through the rules.
     ///
+    /// - Parameter lockWaitSeconds: how long to wait for another writer to finish.
     /// - Throws: ``LedgerError`` (`.locked`, `.corrupt`, ...) or ``FundError`` with the
     ///   sequence number of the first entry the rules refuse.
-    public static func open(at directory: URL) throws -> Fund {
+    public static func open(at directory: URL, lockWaitSeconds: Double = 0) throws -> Fund {
         var state: FundState? = nil
-        let store = try LedgerStore.open(at: directory, verifySignatures: true) { entry, hash in
+        let store = try LedgerStore.open(at: directory, verifySignatures: true, lockWaitSeconds: lockWaitSeconds) { entry, hash in
             if state == nil { state = try FundState(genesis: entry, hash: hash) } else { try state!.apply(entry, hash: hash) }
         }
         guard let state else { throw FundError(.notInitialized, "the ledger in \(directory.path) has no genesis entry yet") }
@@ -48,12 +68,20 @@ public final class Fund {
     /// Checks a whole ledger file as an auditor: chain, canonical form, every signature, and
     /// every rule by replay. Holds no lock and modifies nothing.
     ///
-    /// - Parameter progress: called after each entry with its sequence number.
+    /// - Parameters:
+    ///   - progress: called after each entry with its sequence number.
+    ///   - willApply: called with each entry after genesis and the state just before it,
+    ///     once the chain and signature checks passed (for `backstop log`).
     /// - Returns: the replayed state and the scan summary.
-    public static func verify(file: URL, progress: (Int64) -> Void = { _ in }) throws -> (FundState, LedgerScanResult) {
+    public static func verify(file: URL, progress: (Int64) -> Void = { _ in }, willApply: ((Entry, FundState) -> Void)? = nil) throws -> (FundState, LedgerScanResult) {
         var state: FundState? = nil
         let result = try LedgerScan.scan(file: file, verifySignatures: true) { entry, hash in
-            if state == nil { state = try FundState(genesis: entry, hash: hash) } else { try state!.apply(entry, hash: hash) }
+            if state == nil {
+                state = try FundState(genesis: entry, hash: hash)
+            } else {
+                willApply?(entry, state!)
+                try state!.apply(entry, hash: hash)
+            }
             progress(entry.seq)
         }
         guard let state else { throw FundError(.notInitialized, "the ledger has no genesis entry") }
@@ -70,11 +98,83 @@ public final class Fund {
         if let bad = candidate.firstInvalidSignature() {
             throw FundError(.unauthorizedSigner, "the signature by key \(bad.publicKey.fingerprint) does not verify over this payload")
         }
-        var next = state
-        try next.apply(candidate, hash: try Entry.hash(line: candidate.line))
+        let checked = try state.check(candidate, hash: try Entry.hash(line: candidate.line))
         let (entry, hash) = try store.append(kind: kind.rawValue, time: time, body: payload, signatures: signatures)
-        precondition(hash == next.head, "the stored entry differs from the checked one")
-        state = next
+        precondition(hash == checked.hash, "the stored entry differs from the checked one")
+        state.commit(checked)
         return entry
+    }
+
+    /// Matches signature files to the keys that may sign `payload`.
+    public func intake(_ payload: Payload, bytes: [UInt8], files: [SignatureFile]) throws -> SignatureIntake {
+        try Self.intake(payload, bytes: bytes, files: files, state: state)
+    }
+
+    /// Matches signature files to the keys that may sign `payload` in `state`, naming the
+    /// signatures of former delegates and members too.
+    public static func intake(_ payload: Payload, bytes: [UInt8], files: [SignatureFile], state: FundState) throws -> SignatureIntake {
+        let policy = try state.signers(for: payload)
+        let candidates = Set(policy.candidates.map(\.key))
+        return SignatureIntake(message: bytes, files: files, policy: policy, formerDelegates: state.formerDelegates,
+                               others: state.memberKeys.filter { !candidates.contains($0.key) })
+    }
+
+    /// Submits a payload file's bytes with signature files in any order (from openssl,
+    /// tokens, Backstop): intake finds who made each, then the rules decide.
+    ///
+    /// - Throws: ``FundError`` `.threshold` (or `.petitionThreshold`) naming who signed, who
+    ///   did not and what each file that does not count is; or whatever the rules refuse.
+    ///   The ledger is unchanged.
+    @discardableResult
+    public func submit(payloadBytes: [UInt8], files: [SignatureFile], time: Timestamp) throws -> (entry: Entry, intake: SignatureIntake) {
+        let payload = try Payload(bytes: payloadBytes)
+        guard payload.kind != .genesis else { throw FundError(.malformedPayload, "a genesis payload starts a ledger; it cannot be submitted to one") }
+        let intake = try intake(payload, bytes: payloadBytes, files: files)
+        if let shortfall = intake.shortfall { throw shortfall }
+        return (try submit(payload.kind, payload: payload.json, signatures: intake.signatures, time: time), intake)
+    }
+
+    /// Submits a delegate (or member) action of `kind` whose signatures arrive as DER files.
+    @discardableResult
+    public func submit(_ kind: EntryKind, payloadBytes: [UInt8], signatureFiles: [[UInt8]], time: Timestamp) throws -> Entry {
+        let payload = try Payload(bytes: payloadBytes, expected: kind)
+        let files = signatureFiles.enumerated().map { SignatureFile(name: "signature \($0.offset + 1)", der: $0.element) }
+        let intake = try intake(payload, bytes: payloadBytes, files: files)
+        if let shortfall = intake.shortfall { throw shortfall }
+        return try submit(kind, payload: payload.json, signatures: intake.signatures, time: time)
+    }
+
+    /// Files a claim by petition: the claim payload and each petitioner's key and signature (DER).
+    @discardableResult
+    public func submitPetition(payloadBytes: [UInt8], pairs: [(key: [UInt8], signature: [UInt8])], time: Timestamp) throws -> Entry {
+        let files = pairs.enumerated().map { index, pair -> SignatureFile in
+            do { return SignatureFile(name: "signature \(index + 1)", der: pair.signature, publicKey: try PublicKey(derRepresentation: pair.key)) } catch {
+                return SignatureFile(name: "signature \(index + 1)", der: pair.signature, keyProblem: "\(error)")
+            }
+        }
+        return try submit(payloadBytes: payloadBytes, files: files, time: time).entry
+    }
+
+    /// The entry that already records `payload`'s action, if any: the same payload, or for a
+    /// contribution or a member's claim the same fields with another expiry (a retry).
+    public func recorded(_ payload: Payload) throws -> Int64? {
+        try Self.recorded(payload, state: state, file: file)
+    }
+
+    /// The entry of the ledger `file` (whose state is `state`) that records `payload`'s action.
+    public static func recorded(_ payload: Payload, state: FundState, file: URL) throws -> Int64? {
+        guard let seq = state.usedIds[payload.header.id] else { return nil }
+        let stored = try LedgerScan.entry(file: file, seq: seq)
+        return sameAction(stored.body, payload.json, kind: payload.kind) && stored.kind == payload.kind.rawValue ? seq : nil
+    }
+
+    static func sameAction(_ stored: JSONValue, _ offered: JSONValue, kind: EntryKind) -> Bool {
+        if Canonical.encode(stored) == Canonical.encode(offered) { return true }
+        // A member that retries a contribution or a claim drafts it again, with a new expiry.
+        let retriable = kind == .contribution || (kind == .claim && offered["filedBy"]?.stringValue == "member")
+        guard retriable, var a = stored.objectValue, var b = offered.objectValue else { return false }
+        a["expires"] = nil
+        b["expires"] = nil
+        return Canonical.encode(.object(a)) == Canonical.encode(.object(b))
     }
 }

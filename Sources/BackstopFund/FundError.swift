@@ -4,7 +4,7 @@ import BackstopLedger
 public struct FundError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The rule that said no. Stable, for programs; Docs/RULES.md lists each one.
     public enum Rule: String, Sendable {
-        case malformedPayload, wrongDomain, wrongFund, wrongDelegateSet, expired, replayedId
+        case malformedPayload, forbiddenCharacter, wrongDomain, wrongFund, wrongDelegateSet, wrongUnits, staleState, expired, replayedId
         case threshold, unauthorizedSigner, petitionThreshold
         case invalidAmount, unknownAsset, invalidParameter
         case unknownMember, duplicateMember, memberNotActive, arrears, duplicateKey

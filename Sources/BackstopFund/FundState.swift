@@ -168,6 +168,9 @@ public struct FundState: Sendable, Equatable {
     public let assets: [String: Int]
     /// The current delegates.
     public internal(set) var delegates: [Delegate]
+    /// Delegates of earlier sets who are not in the current one, named as they were
+    /// ("delegate-7 (Bitfinex) of set v1"), so that a late signature of theirs is recognised.
+    public internal(set) var formerDelegates: [NamedKey] = []
     /// Version of the delegate set: 1 at genesis, +1 at each rotation.
     public internal(set) var delegateSet: Int64
     /// Distinct delegate approvals needed.
@@ -222,6 +225,37 @@ public struct FundState: Sendable, Equatable {
 
     /// The 1-based name of a delegate in the current set, such as "delegate-2 (Kraken)".
     public func delegateName(_ key: PublicKey) -> String? {
-        delegates.firstIndex { $0.key == key }.map { "delegate-\($0 + 1) (\(delegates[$0].platform))" }
+        delegates.firstIndex { $0.key == key }.map { "delegate-\($0 + 1) (\(SafeText.escape(delegates[$0].platform)))" }
+    }
+
+    /// The current delegates with their names.
+    public var delegateKeys: [NamedKey] {
+        delegates.enumerated().map { NamedKey(name: "delegate-\($0.offset + 1) (\(SafeText.escape($0.element.platform)))", key: $0.element.key) }
+    }
+
+    /// The current delegates as a payload's `roster` names them.
+    public var roster: [RosterEntry] {
+        delegates.map { RosterEntry(fingerprint: $0.key.fingerprint, platform: $0.platform) }
+    }
+
+    /// Members' current keys with their names.
+    public var memberKeys: [NamedKey] {
+        members.values.sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }.map { NamedKey(name: "member \($0.id)", key: $0.key) }
+    }
+
+    /// "1,500 ETH": an amount of one of the fund's assets, in its units.
+    public func show(_ amount: Amount, _ asset: String) -> String {
+        Words.amount(amount, asset, decimals: assets[asset])
+    }
+
+    /// The time the period `period` starts.
+    public func start(ofPeriod period: Int64) -> Timestamp? {
+        let (offset, overflow) = period.multipliedReportingOverflow(by: policy.periodSeconds)
+        return overflow ? nil : genesisTime.adding(seconds: offset)
+    }
+
+    /// The last moment a period's dues may be paid before the member is in arrears.
+    public func deadline(ofPeriod period: Int64) -> Timestamp? {
+        start(ofPeriod: period + 1)?.adding(seconds: policy.graceSeconds)
     }
 }

@@ -3,6 +3,10 @@ import BackstopLedger
 
 /// Builders for the payloads people sign. Each payload is written to a file as its canonical
 /// bytes, and those bytes are what every signature covers.
+///
+/// A payload for a fund carries, besides the kind's own fields, what a signer without the
+/// ledger needs to read it: the delegates of the set it is for (`roster`) and the decimals
+/// of every asset it names (`units`). The rules check both against the fund.
 public enum Payloads {
     /// A fresh unique id: 128 random bits in hex.
     public static func newId() -> String {
@@ -16,14 +20,11 @@ public enum Payloads {
         delegates: [Delegate], threshold: Int = 4, petitionThreshold: Int = 100,
         policy: ContributionPolicy, releaseDelaySeconds: Int64 = 86_400
     ) -> JSONValue {
-        .object([
-            "domain": .string(EntryKind.genesis.domain), "id": .string(id), "expires": .string(expires.description),
-            "delegateSet": 1, "name": .string(name),
-            "assets": .array(assets.map { ["symbol": .string($0.symbol), "decimals": .integer(Int64($0.decimals))] }),
-            "delegates": json(delegates), "threshold": .integer(Int64(threshold)),
-            "petitionThreshold": .integer(Int64(petitionThreshold)), "policy": json(policy),
-            "releaseDelaySeconds": .integer(releaseDelaySeconds),
-        ])
+        let body = GenesisPayload(name: name, assets: assets.map { AssetDeclaration(symbol: $0.symbol, decimals: $0.decimals) },
+                                  delegates: delegates, threshold: threshold, petitionThreshold: petitionThreshold,
+                                  policy: policy, releaseDelaySeconds: releaseDelaySeconds)
+        let header = PayloadHeader(kind: .genesis, fund: nil, id: id, expires: expires, delegateSet: 1, roster: nil, units: nil)
+        return .object(header.fields.merging(body.fields) { header, _ in header })
     }
 
     /// A delegate set as payloads write it.
@@ -32,34 +33,33 @@ public enum Payloads {
     }
 
     /// A contribution policy as payloads write it.
-    public static func json(_ policy: ContributionPolicy) -> JSONValue {
-        [
-            "asset": .string(policy.asset), "ratePerMillion": .integer(policy.ratePerMillion),
-            "floor": .string(policy.floor.description), "cap": .string(policy.cap.description),
-            "periodSeconds": .integer(policy.periodSeconds), "graceSeconds": .integer(policy.graceSeconds),
-        ]
+    public static func json(_ policy: ContributionPolicy) -> JSONValue { policy.json }
+
+    /// A payload of `body` for the fund in `state`: the common fields (domain, fund, id,
+    /// expires; for delegate actions the delegate set and its roster; the units of the
+    /// assets it names) plus the body's own.
+    public static func make(_ body: some PayloadBody, for state: FundState, id: String = newId(), expires: Timestamp) -> JSONValue {
+        make(type(of: body).kind, for: state, id: id, expires: expires, fields: body.fields)
     }
 
-    /// A payload of `kind` for the fund in `state`: the common fields (domain, fund, id,
-    /// expires, and the current delegate set for delegate actions) plus `fields`.
+    /// A payload of `kind` for the fund in `state`, from raw `fields` (for tests and tools
+    /// that build payloads field by field). The common fields are added as by
+    /// ``make(_:for:id:expires:)``; `units` only when the fields read as the kind.
     public static func make(_ kind: EntryKind, for state: FundState, id: String = newId(), expires: Timestamp, fields: [String: JSONValue]) -> JSONValue {
-        var all = fields
-        all["domain"] = .string(kind.domain)
-        all["fund"] = .string(Hex.encode(state.fundId))
-        all["id"] = .string(id)
-        all["expires"] = .string(expires.description)
-        if kind.isDelegateAction { all["delegateSet"] = .integer(state.delegateSet) }
-        return .object(all)
+        var units: [String: Int]? = nil
+        if let rules = kind.rules, var reader = try? FieldReader(.object(fields), context: kind.rawValue), let body = try? rules.init(reading: &reader) {
+            let named = body.assetsNamed(in: state).compactMap { symbol in state.assets[symbol].map { (symbol, $0) } }
+            if !named.isEmpty { units = Dictionary(named) { first, _ in first } }
+        }
+        let delegateAction = kind.isDelegateAction
+        let header = PayloadHeader(kind: kind, fund: Hex.encode(state.fundId), id: id, expires: expires,
+                                   delegateSet: delegateAction ? state.delegateSet : nil, roster: delegateAction ? state.roster : nil, units: units)
+        return .object(fields.merging(header.fields) { _, header in header })
     }
 
     /// A release: `payouts` of (asset, minor units, payee, destination) for `claim`.
     public static func release(for state: FundState, id: String = newId(), expires: Timestamp, claim: String, payouts: [Payout]) -> JSONValue {
-        make(.release, for: state, id: id, expires: expires, fields: [
-            "claim": .string(claim),
-            "payouts": .array(payouts.map {
-                ["asset": .string($0.asset), "amount": .string($0.amount.description), "payee": .string($0.payee), "destination": .string($0.destination)]
-            }),
-        ])
+        make(ReleasePayload(claim: claim, payouts: payouts), for: state, id: id, expires: expires)
     }
 
     /// Signs the canonical bytes of `payload` with each key (as `openssl dgst -sha256 -sign` would).

@@ -67,6 +67,22 @@ public enum LedgerScan {
         return try scan(fd: fd, verifySignatures: verifySignatures, visit: visit)
     }
 
+    /// Reads entry `seq` of the ledger file at `url` (checking its form, not the chain):
+    /// for looking up an entry the caller already verified, such as the one holding an id.
+    public static func entry(file url: URL, seq: Int64) throws -> Entry {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LedgerError(.io, "cannot open \(url.path): \(errnoDescription())") }
+        defer { close(fd) }
+        var reader = LineReader(fd: fd)
+        var index: Int64 = 0
+        while let item = try reader.next(limit: Entry.maximumLineBytes) {
+            guard case .line(let line) = item else { break }
+            if index == seq { return try Entry.decode(line: line, expectedSeq: seq) }
+            index += 1
+        }
+        throw LedgerError(.notFound, seq: seq, "the ledger has no entry \(seq)")
+    }
+
     static func scan(fd: Int32, verifySignatures: Bool, visit: (Entry, [UInt8]) throws -> Void) throws -> LedgerScanResult {
         var reader = LineReader(fd: fd)
         let keys = KeyCache()

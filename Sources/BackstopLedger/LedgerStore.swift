@@ -84,15 +84,16 @@ public final class LedgerStore {
     /// `ledger.jsonl.torn-<offset>-<time>` and cut off; ``recoveredTail`` reports it. Any
     /// other bad line stops the open with its sequence number, and nothing is modified.
     ///
+    /// - Parameter lockWaitSeconds: how long to wait for another writer's lock before giving up.
     /// - Throws: ``LedgerError`` `.locked` (with the holder's pid) when another process
     ///   writes, `.notFound`, `.corrupt`, `.io`, or whatever `visit` throws.
-    public static func open(at directory: URL, verifySignatures: Bool = false, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
+    public static func open(at directory: URL, verifySignatures: Bool = false, lockWaitSeconds: Double = 0, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
         try refuseAfterSyncFailure()
         let path = directory.appendingPathComponent(ledgerFileName).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(.notFound, "no ledger in \(directory.path) (\(ledgerFileName) is missing)")
         }
-        let lock = try LockFile(directory.appendingPathComponent(lockFileName))
+        let lock = try LockFile(directory.appendingPathComponent(lockFileName), waitSeconds: lockWaitSeconds)
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
         do {
@@ -222,17 +223,28 @@ func syncDirectory(_ directory: URL) -> Bool {
 final class LockFile {
     private let fd: Int32
 
-    init(_ url: URL) throws {
+    /// Takes the lock, waiting up to `waitSeconds` for another holder to release it.
+    init(_ url: URL, waitSeconds: Double = 0) throws {
         let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LedgerError(.io, "cannot open lock file \(url.path): \(errnoDescription())") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let busy = errno == EWOULDBLOCK
+        let deadline = Date().addingTimeInterval(max(0, waitSeconds))
+        // flock has no timeout: poll, so that a writer gives up at the deadline instead of
+        // hanging behind a stuck process.
+        var locked = false, busy = false, reason = ""
+        repeat {
+            if busy { usleep(20_000) }
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+            busy = !locked && errno == EWOULDBLOCK
+            if !locked { reason = errnoDescription() }
+        } while busy && Date() < deadline
+        guard locked else {
             var buffer = [UInt8](repeating: 0, count: 32)
             let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 32, 0) }
             close(fd)
-            guard busy else { throw LedgerError(.io, "cannot lock \(url.path): \(errnoDescription())") }
+            guard busy else { throw LedgerError(.io, "cannot lock \(url.path): \(reason)") }
             let pid = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw LedgerError(.locked, "ledger is locked by pid \(pid.isEmpty ? "unknown" : pid) (another backstop process is writing; try again when it ends)")
+            let waited = waitSeconds > 0 ? " for \(waitSeconds) s" : ""
+            throw LedgerError(.locked, "ledger is locked by pid \(pid.isEmpty ? "unknown" : pid) (another backstop process is writing; waited\(waited.isEmpty ? " not at all" : waited); try again, or give --wait SECONDS)")
         }
         // The pid is for people reading the error above; the lock itself is the flock.
         let pid = Array("\(getpid())\n".utf8)

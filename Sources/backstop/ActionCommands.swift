@@ -3,15 +3,21 @@ import BackstopCrypto
 import BackstopFund
 import BackstopLedger
 import Foundation
+import Glibc
 
 struct ApproveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve",
-        abstract: "Sign a payload file offline, after printing what it says. Needs no ledger.",
+        abstract: "Sign a payload file offline, after showing what it says and whom you sign as. Needs no ledger.",
         discussion: """
             Example: backstop approve --key delegate-3.key.pem --proposal release.json --out release.delegate-3.sig
-            The signature is the same as `openssl dgst -sha256 -sign KEY -out SIG FILE` (but always \
-            low-S). Give --ledger to see amounts in asset units and check the fund id.
+            The screen shows every field on its own line, amounts in asset units and durations in \
+            words, from the payload itself; give --ledger (a copy of the ledger) to check it against \
+            the fund too. On a terminal it asks before signing. It refuses to sign, unless --yes is \
+            given, when there is a warning: the payload has expired, is already recorded, is for \
+            another fund or an older delegate set, your key may not sign it, or the rules would \
+            refuse it now. The signature is the same as `openssl dgst -sha256 -sign KEY -out SIG \
+            FILE` (but always low-S).
             """
     )
 
@@ -23,55 +29,103 @@ struct ApproveCommand: ParsableCommand {
     @Option(help: "Where to write the DER signature (must not exist).")
     var out: String
 
-    @Option(help: "A copy of the ledger, to show amounts in asset units and check the fund.")
+    @Option(help: "A copy of the ledger, to check the payload against the fund.")
     var ledger: String?
+
+    @Flag(help: "Sign without asking, even when there are warnings (for scripts).")
+    var yes = false
+
+    @Option(help: ArgumentHelp("The time to judge expiry at (default: now). For tests.", visibility: .private))
+    var now: String?
 
     func run() throws {
         let (payload, bytes) = try readPayload(proposal)
-        _ = try kind(of: payload, path: proposal)
-        let state = try ledger.map { try readFund(try LedgerOptions(ledger: $0)) }
-        print("You are signing:")
-        for line in describe(payload, state: state) { print("  " + line) }
+        let folder = try ledger.map(ledgerFolder)
+        let state = try folder.map(readFund)
         let privateKey = try signer.privateKey()
+        var screen = Screen(payload, state: state)
+        let role = screen.signer(privateKey.publicKey, payload: payload)
+        try addTimeAndLedgerWarnings(&screen, payload, state: state, folder: folder, now: now)
+        print("You are signing:")
+        printScreen(screen, signer: role)
+        try confirm(screen, yes: yes)
         let signature = try privateKey.signature(for: bytes)
         try Files.writeNew(out, signature.derRepresentation, mode: 0o644, what: "signature file")
         print("signed with key \(privateKey.publicKey.fingerprint) into \(out)")
     }
 }
 
-extension LedgerOptions {
-    init(ledger: String) throws {
-        self = try LedgerOptions.parse(["--ledger", ledger])
+/// Warnings that need the clock or the ledger: expired, already recorded, and what the rules
+/// would refuse now.
+func addTimeAndLedgerWarnings(_ screen: inout Screen, _ payload: Payload, state: FundState?, folder: URL?, now text: String?) throws {
+    let now = try parseNow(text)
+    if now > payload.header.expires { screen.warn("the payload expired at \(payload.header.expires): it can no longer be recorded") }
+    guard let state, let folder, payload.kind != .genesis else { return }
+    if let seq = try Fund.recorded(payload, state: state, file: folder.appendingPathComponent(LedgerStore.ledgerFileName)) {
+        screen.warn("already recorded as entry \(seq): signing again adds nothing")
+        return
     }
+    do {
+        try state.dryRun(payload, at: now)
+    } catch where error.rule == .tooEarly {
+        screen.notes.append("not yet recordable: \(error.reason)")
+    } catch {
+        // The screen already warns about another fund or another delegate set.
+        let alreadySaid = (error.rule == .wrongFund || error.rule == .wrongDelegateSet) && !screen.warnings.isEmpty
+        if !alreadySaid { screen.warn("the rules would refuse it now: \(error.reason) [rule \(error.rule.rawValue)]") }
+    }
+}
+
+/// Refuses to go on when the screen has warnings (unless `yes`), and on a terminal asks.
+func confirm(_ screen: Screen, yes: Bool) throws {
+    if !screen.warnings.isEmpty && !yes {
+        throw CLIError.refused("not signed: \(screen.warnings.count) warning(s) above; read them, and give --yes to sign anyway")
+    }
+    guard !yes, isatty(STDIN_FILENO) == 1 else { return }
+    let answer = try Passphrase.askVisible("Sign? [y/N] ")
+    guard answer == "y" || answer == "Y" || answer == "yes" else { throw CLIError.refused("not signed") }
 }
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Print a payload, signature or key file readably.",
-        discussion: "Example: backstop inspect release.json"
+        discussion: "Example: backstop inspect release.json --ledger fund/"
     )
 
     @Argument(help: "A payload (.json), a DER signature, or a PEM key.")
     var file: String
 
-    @Option(help: "A copy of the ledger, to show amounts in asset units.")
+    @Option(help: "A copy of the ledger, to check the payload against the fund.")
     var ledger: String?
+
+    @Option(help: ArgumentHelp("The time to judge expiry at (default: now). For tests.", visibility: .private))
+    var now: String?
 
     func run() throws {
         let bytes = try Files.read(file, what: "file")
-        if let payload = try? JSONParser.parse(bytes) {
-            let state = try ledger.map { try readFund(try LedgerOptions(ledger: $0)) }
-            let canonical = Canonical.encode(payload) == bytes
-            print("payload (\(canonical ? "canonical: these bytes are what is signed" : "NOT canonical: Backstop will refuse to use it"))")
-            for line in describe(payload, state: state) { print("  " + line) }
+        if let json = try? JSONParser.parse(bytes) {
+            let canonical = Canonical.encode(json) == bytes
+            let payload: Payload
+            do { payload = try Payload(json) } catch {
+                print("NOT a payload the rules accept: \(SafeText.sanitize(error.reason)) [rule \(error.rule.rawValue)]")
+                if case .object(let fields) = json {
+                    for key in fields.keys.sorted() { print("  \(SafeText.show(key)): \(SafeText.show(String(decoding: Canonical.encode(fields[key]!), as: UTF8.self)))") }
+                }
+                throw ExitCode(1)
+            }
+            let folder = try ledger.map(ledgerFolder)
+            var screen = Screen(payload, state: try folder.map(readFund))
+            try addTimeAndLedgerWarnings(&screen, payload, state: screen.state, folder: folder, now: now)
+            print("payload (\(canonical ? "canonical: these bytes are what is signed" : "NOT canonical: Backstop will refuse to use it; sign only the file Backstop wrote"))")
+            printScreen(screen)
             return
         }
         if let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN") {
             if let key = try? PublicKey(pemRepresentation: text) {
                 print("public key: \(key.curve.rawValue), fingerprint \(key.fingerprint)")
             } else {
-                print("PEM file: \(text.split(separator: "\n").first ?? "") (a private key is not printed)")
+                print("PEM file: \(SafeText.sanitize(String(text.split(separator: "\n").first ?? ""))) (a private key is not printed)")
             }
             return
         }
@@ -83,7 +137,7 @@ struct InspectCommand: ParsableCommand {
                 return
             }
         }
-        throw CLIError.badInput("\(file) is not a payload, a DER ECDSA signature or a PEM key")
+        throw CLIError.badInput("\(SafeText.escape(file)) is not a payload, a DER ECDSA signature or a PEM key")
     }
 }
 
@@ -92,38 +146,44 @@ struct SubmitCommand: ParsableCommand {
         commandName: "submit",
         abstract: "Append a signed proposal when enough of the right people signed it.",
         discussion: """
-            Example: backstop submit --ledger fund/ --proposal release.json --signature d1.sig --signature d4.sig ...
-            Signatures may come from backstop or openssl, in any order; Backstop finds who made each. \
-            Exit 1 with who signed and who did not when the threshold is not met; the ledger is unchanged.
+            Example: backstop submit --ledger fund/ --proposal release.json --signature d1.sig d4.sig sigs/
+            Signatures may come from backstop or openssl, in any order, as files or folders of .sig \
+            files; Backstop finds who made each. Below the threshold it exits 1 naming who signed, \
+            who did not and what is wrong with each file that does not count; the ledger is \
+            unchanged. A payload already on the ledger exits 0 with the entry that records it.
             """
     )
 
     @OptionGroup var options: LedgerOptions
+    @OptionGroup var waiting: WaitOptions
 
     @Option(help: "The payload file that was signed.")
     var proposal: String
 
-    @Option(help: "A DER signature file (repeat for each).")
+    @Option(parsing: .upToNextOption, help: "DER signature files, or folders of .sig files (several after one --signature).")
     var signature: [String] = []
 
-    @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+    @Flag(help: "Print the appended entry as JSON (ok, seq, kind, id, hash, time, signers).")
     var json = false
 
     func run() throws {
         let (payload, bytes) = try readPayload(proposal)
-        let kind = try kind(of: payload, path: proposal)
-        guard kind != .genesis else { throw CLIError.badInput("a genesis payload starts a ledger: use backstop init") }
-        guard kind != .claim || payload["filedBy"]?.stringValue == "member" else {
+        guard payload.kind != .genesis else { throw CLIError.badInput("a genesis payload starts a ledger: use backstop init") }
+        if let claim = payload.body as? ClaimPayload, claim.member == nil {
             throw CLIError.badInput("a petition is submitted with backstop petition submit")
         }
-        let fund = try Fund.open(at: options.url)
-        let entry = try fund.submit(kind, payloadBytes: bytes, signatureFiles: try readSignatures(signature), time: try options.time())
-        let names = entry.signatures.map { signature in fund.state.delegateName(signature.publicKey) ?? signature.publicKey.fingerprint }
+        let files = try Files.signatures(signature, option: "--signature")
+        let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
+        if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
+        let state = fund.state
+        let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.time())
+        let names = intake.files.compactMap { $0.verdict.counts ? $0.verdict.signer : nil }
         var extra: [String: JSONValue] = ["signers": .array(names.map { .string($0) })]
-        var text = "appended entry \(entry.seq) (\(kind.rawValue)) signed by \(names.joined(separator: ", "))"
-        if kind == .release, let id = payload["id"]?.stringValue, let release = fund.state.releases[id] {
+        var text = "appended entry \(entry.seq): \(state.summary(of: entry))"
+        if !intake.setAside.isEmpty { text += "\nset aside: \(intake.setAside)" }
+        if let release = fund.state.releases[payload.header.id], payload.kind == .release {
             extra["payableAt"] = .string(release.payableAt.description)
-            text += "\nrelease \(id) is pending; payable from \(release.payableAt)"
+            text += "\nrelease \(payload.header.id) is pending; payable from \(release.payableAt)"
         }
         reportAppended(entry, fund, json: json, extra: extra, text)
     }
@@ -135,11 +195,14 @@ struct ContributeCommand: ParsableCommand {
         abstract: "Record a member's contribution, signed with the member's key.",
         discussion: """
             Example: backstop contribute --ledger fund/ --member exchange-a --key exchange-a.key.pem --asset USDC --amount 4836.26 --reference 0xabc... --id pay-2026-01
-            With --id a retry can never count twice: the same id is refused.
+            Retrying with the same --id and the same member, asset, amount, period and reference \
+            exits 0 with the entry that already records it; the same --id with anything else \
+            different is refused (exit 1), naming that entry.
             """
     )
 
     @OptionGroup var options: LedgerOptions
+    @OptionGroup var waiting: WaitOptions
 
     @Option(help: "The member's id.")
     var member: String
@@ -149,7 +212,7 @@ struct ContributeCommand: ParsableCommand {
     @Option(help: "The asset, such as USDC.")
     var asset: String
 
-    @Option(help: "The amount in asset units, such as 4836.26.")
+    @Option(parsing: .unconditional, help: "The amount in asset units, such as 4836.26.")
     var amount: String
 
     @Option(help: "External reference, such as the on-chain transaction id.")
@@ -161,22 +224,31 @@ struct ContributeCommand: ParsableCommand {
     @Option(help: "A unique id for this contribution (default: random). Reuse it when retrying.")
     var id: String?
 
-    @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+    @Flag(help: "Print the appended entry as JSON (ok, seq, kind, id, hash, time).")
     var json = false
 
     func run() throws {
-        let fund = try Fund.open(at: options.url)
+        let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
         let time = try options.time()
         let state = fund.state
-        guard state.members[member] != nil else { throw CLIError.badInput("unknown member \(member)") }
-        let minor = try parseAmount(amount, asset: asset, state: state, option: "--amount")
-        let payload = Payloads.make(.contribution, for: state, id: id ?? Payloads.newId(), expires: time.adding(seconds: 3_600)!, fields: [
-            "member": .string(member), "asset": .string(asset), "amount": .string(minor.description),
-            "period": .integer(period ?? state.period(of: time)), "reference": .string(reference),
-        ])
+        try requireMember(member, state)
+        let minor = try parseAmount(amount, asset: asset, state: state, option: "--asset/--amount")
+        let body = ContributionPayload(member: member, asset: asset, amount: minor, period: period ?? state.period(of: time), reference: reference)
+        let json = Payloads.make(body, for: state, id: try ProposalOptions.validId(id), expires: try expiry(time, "1h"))
+        let payload = try Payload(json)
+        if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: self.json) }
         let privateKey = try signer.privateKey()
-        let entry = try fund.submit(.contribution, payload: payload, signatures: try Payloads.sign(payload, with: [privateKey]), time: time)
-        reportAppended(entry, fund, json: json, "appended entry \(entry.seq): \(member) contributed \(display(minor, asset, state))")
+        let entry = try fund.submit(.contribution, payload: json, signatures: try Payloads.sign(json, with: [privateKey]), time: time)
+        reportAppended(entry, fund, json: self.json, "appended entry \(entry.seq): \(member) contributed \(state.show(minor, asset)) for period \(body.period)")
+    }
+}
+
+extension ProposalOptions {
+    /// `--id`, checked, or a fresh random id.
+    static func validId(_ id: String?) throws -> String {
+        guard let id else { return Payloads.newId() }
+        guard Identifiers.isIdentifier(id) else { throw CLIError.badInput("--id \(SafeText.quoted(id)): 1 to 64 of A-Z a-z 0-9 . _ -") }
+        return id
     }
 }
 
@@ -194,28 +266,26 @@ struct IncidentOptions: ParsableArguments {
     @Option(help: "How many accounts were affected.")
     var accounts: Int64
 
-    @Option(help: "A loss as ASSET=AMOUNT in asset units, such as ETH=4836.26 (repeat per asset).")
+    @Option(help: "A loss as ASSET=AMOUNT in asset units, such as ETH=4836.26 (repeat, once per asset).")
     var loss: [String] = []
 
     @Option(help: "An evidence document; its SHA-256 is recorded (repeat).")
     var evidence: [String] = []
 
-    func fields(state: FundState, filedBy: String, member: String?) throws -> [String: JSONValue] {
-        guard Timestamp(incidentTime) != nil else { throw CLIError.badInput("--incident-time \(incidentTime): expected YYYY-MM-DDTHH:MM:SSZ") }
+    func body(state: FundState, member: String?) throws -> ClaimPayload {
+        guard let incident = Timestamp(incidentTime) else { throw CLIError.badInput("--incident-time \(SafeText.escape(incidentTime)): expected YYYY-MM-DDTHH:MM:SSZ") }
         guard !loss.isEmpty else { throw CLIError.badInput("give at least one --loss ASSET=AMOUNT") }
-        var losses: [String: JSONValue] = [:]
+        var losses: [String: Amount] = [:]
         for item in loss {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw CLIError.badInput("--loss \(item): expected ASSET=AMOUNT, such as ETH=4836.26") }
-            losses[parts[0]] = .string(try parseAmount(parts[1], asset: parts[0], state: state, option: "--loss \(parts[0])").description)
+            guard parts.count == 2 else { throw CLIError.badInput("--loss \(SafeText.quoted(item)): expected ASSET=AMOUNT, such as ETH=4836.26") }
+            let amount = try parseAmount(parts[1], asset: parts[0], state: state, option: "--loss \(SafeText.escape(parts[0]))")
+            guard losses.updateValue(amount, forKey: parts[0]) == nil else {
+                throw CLIError.badInput("--loss \(parts[0]) is given twice; give one --loss per asset with the whole loss")
+            }
         }
-        let hashes = try evidence.map { JSONValue.string(Hex.encode(try SHA256.hash(try Files.read($0, what: "evidence file")))) }
-        var fields: [String: JSONValue] = [
-            "filedBy": .string(filedBy), "platform": .string(platform), "description": .string(description),
-            "incidentTime": .string(incidentTime), "accounts": .integer(accounts), "losses": .object(losses), "evidence": .array(hashes),
-        ]
-        if let member { fields["member"] = .string(member) }
-        return fields
+        let hashes = try evidence.map { Hex.encode(try SHA256.hash(try Files.read($0, what: "evidence file"))) }
+        return ClaimPayload(member: member, platform: platform, description: description, incidentTime: incident, accounts: accounts, losses: losses, evidence: hashes)
     }
 }
 
@@ -229,10 +299,14 @@ struct ClaimCommand: ParsableCommand {
     struct File: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "File a claim signed with the member's key (the member must be active and not in arrears).",
-            discussion: "Example: backstop claim file --ledger fund/ --member exchange-a --key exchange-a.key.pem --platform \"Exchange A\" --description \"2FA bypass\" --incident-time 2022-01-17T00:00:00Z --accounts 483 --loss ETH=4836.26 --loss BTC=443.93"
+            discussion: """
+                Example: backstop claim file --ledger fund/ --member exchange-a --key exchange-a.key.pem --platform "Exchange A" --description "2FA bypass" --incident-time 2022-01-17T00:00:00Z --accounts 483 --loss ETH=4836.26 --loss BTC=443.93 --id breach-1
+                A retry with the same --id and the same claim exits 0 with the entry that records it.
+                """
         )
 
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var waiting: WaitOptions
         @OptionGroup var incident: IncidentOptions
 
         @Option(help: "The member's id.")
@@ -240,21 +314,22 @@ struct ClaimCommand: ParsableCommand {
 
         @OptionGroup var signer: SignerOptions
 
-        @Option(help: "The claim id (default: random).")
+        @Option(help: "The claim id (default: random). Reuse it when retrying.")
         var id: String?
 
-        @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+        @Flag(help: "Print the appended entry as JSON (ok, seq, kind, id, hash, time).")
         var json = false
 
         func run() throws {
-            let fund = try Fund.open(at: options.url)
+            let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
             let time = try options.time()
-            guard fund.state.members[member] != nil else { throw CLIError.badInput("unknown member \(member)") }
-            let payload = Payloads.make(.claim, for: fund.state, id: id ?? Payloads.newId(), expires: time.adding(seconds: 3_600)!,
-                                        fields: try incident.fields(state: fund.state, filedBy: "member", member: member))
+            try requireMember(member, fund.state)
+            let json = Payloads.make(try incident.body(state: fund.state, member: member), for: fund.state, id: try ProposalOptions.validId(id), expires: try expiry(time, "1h"))
+            let payload = try Payload(json)
+            if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: self.json) }
             let privateKey = try signer.privateKey()
-            let entry = try fund.submit(.claim, payload: payload, signatures: try Payloads.sign(payload, with: [privateKey]), time: time)
-            reportAppended(entry, fund, json: json, "appended entry \(entry.seq): claim \(payload["id"]?.stringValue ?? "") filed by \(member)")
+            let entry = try fund.submit(.claim, payload: json, signatures: try Payloads.sign(json, with: [privateKey]), time: time)
+            reportAppended(entry, fund, json: self.json, "appended entry \(entry.seq): claim \(payload.header.id) filed by \(member)")
         }
     }
 }
@@ -263,6 +338,7 @@ struct PetitionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "petition",
         abstract: "Raise a claim by a petition of affected users.",
+        discussion: "Each petitioner makes a key once with: backstop key generate --out me (it writes me.key.pem and me.pub.pem).",
         subcommands: [Draft.self, Sign.self, Submit.self]
     )
 
@@ -277,19 +353,29 @@ struct PetitionCommand: ParsableCommand {
         @OptionGroup var proposal: ProposalOptions
 
         func run() throws {
-            let state = try readFund(options)
+            let state = try readFund(try options.url())
             let time = try options.time()
-            let payload = Payloads.make(.claim, for: state, id: proposal.id ?? Payloads.newId(),
-                                        expires: try expiry(time, proposal.expires), fields: try incident.fields(state: state, filedBy: "petition", member: nil))
-            try writePayload(payload, to: proposal.out)
+            let json = Payloads.make(try incident.body(state: state, member: nil), for: state, id: try proposal.payloadId(), expires: try expiry(time, proposal.expires))
+            let payload: Payload
+            do {
+                payload = try Payload(json)
+                try state.dryRun(payload, at: time)
+            } catch {
+                throw FundError(error.rule, "before anyone signs: \(error.reason). Nothing was written.")
+            }
+            try writePayload(json, to: proposal.out)
+            printScreen(Screen(payload, state: state))
             print("wrote \(proposal.out): it needs \(state.petitionThreshold) signatures from distinct petitioner keys")
         }
     }
 
     struct Sign: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Sign a petition: writes OUT (the signature) and, beside it, the signer's public key.",
-            discussion: "Example: backstop petition sign --key me.key.pem --petition petition.json --out sigs/alice.sig (also writes sigs/alice.pub.pem)"
+            abstract: "Sign a petition after reading it: writes OUT (the signature) and, beside it, the signer's public key.",
+            discussion: """
+                Example: backstop petition sign --key me.key.pem --petition petition.json --out sigs/alice.sig (also writes sigs/alice.pub.pem)
+                Make a key first with: backstop key generate --out me
+                """
         )
 
         @OptionGroup var signer: SignerOptions
@@ -300,14 +386,27 @@ struct PetitionCommand: ParsableCommand {
         @Option(help: "Where to write the signature, NAME.sig; NAME.pub.pem is written beside it.")
         var out: String
 
+        @Option(help: "A copy of the ledger, to check the petition against the fund.")
+        var ledger: String?
+
+        @Flag(help: "Sign without asking, even when there are warnings (for scripts).")
+        var yes = false
+
+        @Option(help: ArgumentHelp("The time to judge expiry at (default: now). For tests.", visibility: .private))
+        var now: String?
+
         func run() throws {
             let (payload, bytes) = try readPayload(petition)
-            guard try kind(of: payload, path: petition) == .claim, payload["filedBy"]?.stringValue == "petition" else {
-                throw CLIError.badInput("\(petition) is not a petition")
-            }
-            for line in describe(payload, state: nil) { print("  " + line) }
+            guard let claim = payload.body as? ClaimPayload, claim.member == nil else { throw CLIError.badInput("\(SafeText.escape(petition)) is not a petition") }
             guard out.hasSuffix(".sig") else { throw CLIError.badInput("--out must end in .sig") }
+            let folder = try ledger.map(ledgerFolder)
+            var screen = Screen(payload, state: try folder.map(readFund))
             let privateKey = try signer.privateKey()
+            let role = screen.signer(privateKey.publicKey, payload: payload)
+            try addTimeAndLedgerWarnings(&screen, payload, state: screen.state, folder: folder, now: now)
+            print("You are signing this petition:")
+            printScreen(screen, signer: role)
+            try confirm(screen, yes: yes)
             let publicPath = String(out.dropLast(4)) + ".pub.pem"
             try Files.writeNew(out, try privateKey.signature(for: bytes).derRepresentation, mode: 0o644, what: "signature file")
             try Files.writeNew(publicPath, Array(privateKey.publicKey.pemRepresentation.utf8), mode: 0o644, what: "public key file")
@@ -318,37 +417,32 @@ struct PetitionCommand: ParsableCommand {
     struct Submit: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "File the petition's claim when enough distinct petitioners signed.",
-            discussion: "Example: backstop petition submit --ledger fund/ --petition petition.json --signatures sigs/"
+            discussion: "Example: backstop petition submit --ledger fund/ --petition petition.json --signatures sigs/ more-sigs/"
         )
 
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var waiting: WaitOptions
 
         @Option(help: "The petition payload.")
         var petition: String
 
-        @Option(help: "A folder of NAME.sig files, each with NAME.pub.pem beside it.")
-        var signatures: String
+        @Option(parsing: .upToNextOption, help: "Folders of NAME.sig files (each with NAME.pub.pem beside it), or .sig files.")
+        var signatures: [String] = []
 
-        @Flag(help: "Print the appended entry as JSON (seq, kind, id, hash, time).")
+        @Flag(help: "Print the appended entry as JSON (ok, seq, kind, id, hash, time, petitioners).")
         var json = false
 
         func run() throws {
-            let (_, bytes) = try readPayload(petition)
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: signatures) else {
-                throw CLIError.badInput("signature folder \(signatures) cannot be read")
-            }
-            var pairs: [(key: [UInt8], signature: [UInt8])] = []
-            for name in names.sorted() where name.hasSuffix(".sig") {
-                let base = URL(fileURLWithPath: signatures).appendingPathComponent(String(name.dropLast(4))).path
-                let signature = try Files.read(base + ".sig", what: "signature file")
-                // A missing or unreadable key counts as an unsupported key, not as an error.
-                let key = (try? Files.publicKey(base + ".pub.pem"))?.derRepresentation ?? []
-                pairs.append((key, signature))
-            }
-            let fund = try Fund.open(at: options.url)
-            let entry = try fund.submitPetition(payloadBytes: bytes, pairs: pairs, time: try options.time())
-            reportAppended(entry, fund, json: json, extra: ["petitioners": .integer(Int64(entry.signatures.count))],
-                           "appended entry \(entry.seq): claim filed by a petition of \(entry.signatures.count) distinct petitioners")
+            let (payload, bytes) = try readPayload(petition)
+            guard let claim = payload.body as? ClaimPayload, claim.member == nil else { throw CLIError.badInput("\(SafeText.escape(petition)) is not a petition") }
+            guard !signatures.isEmpty else { throw CLIError.badInput("give the petitioners' signatures with --signatures FOLDER") }
+            let files = try Files.signatures(signatures, option: "--signatures")
+            let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
+            if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
+            let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.time())
+            var text = "appended entry \(entry.seq): claim filed by a petition of \(entry.signatures.count) distinct petitioners"
+            if !intake.setAside.isEmpty { text += "\nset aside: \(intake.setAside)" }
+            reportAppended(entry, fund, json: json, extra: ["petitioners": .integer(Int64(entry.signatures.count))], text)
         }
     }
 }

@@ -11,12 +11,17 @@ struct Backstop: ParsableCommand {
         commandName: "backstop",
         abstract: "The ledger of an industry insurance fund: keys, signatures, and a hash-chained ledger anyone can verify.",
         discussion: """
-            Exit codes: 0 success; 1 refused (an invalid signature, a ledger that is not intact, \
-            a rule that says no); 2 unusable input (a missing or malformed file, key, amount or \
-            argument). Errors are one line on standard error.
+            Exit codes: 0 success (also: the action is already recorded); 1 refused (a rule \
+            says no, a signature is invalid, a ledger is not intact, a warning was not \
+            accepted); 2 unusable input (a missing or malformed file, key, amount or argument); \
+            3 the ledger is locked by another writer (retry, or give --wait SECONDS); 4 the \
+            system failed (an I/O or fsync error). Errors are one line on standard error; \
+            with --json, also a JSON object {"ok":false,"error":{...}} on standard output. \
+            Shell completions: backstop --generate-completion-script bash|zsh|fish.
             """,
+        version: "backstop 0.5.0",
         subcommands: [
-            GenesisCommand.self, InitCommand.self, ProposeCommand.self, ApproveCommand.self, SubmitCommand.self,
+            GenesisCommand.self, InitCommand.self, ProposeCommand.self, ApproveCommand.self, CheckCommand.self, SubmitCommand.self,
             ContributeCommand.self, ClaimCommand.self, PetitionCommand.self, StatusCommand.self, LogCommand.self,
             VerifyCommand.self, InspectCommand.self, KeyCommand.self, SignatureCommand.self, DemoCommand.self,
         ]
@@ -24,31 +29,91 @@ struct Backstop: ParsableCommand {
 
     /// Runs the command, mapping every failure to one line on stderr and a documented exit code.
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = arguments.prefix { $0 != "--" }.contains("--json")
         do {
-            var command = try parseAsRoot()
+            try checkVerbs(arguments)
+            var command = try parseAsRoot(arguments)
             try command.run()
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("backstop: \(error.message)\n".utf8))
-            Foundation.exit(error.exitCode)
-        } catch let error as LedgerError {
-            FileHandle.standardError.write(Data("backstop: \(error)\n".utf8))
-            Foundation.exit(error.code == .corrupt || error.code == .locked ? 1 : 2)
-        } catch let error as FundError {
-            FileHandle.standardError.write(Data("backstop: refused: \(error) [rule \(error.rule.rawValue)]\n".utf8))
-            Foundation.exit(error.exitCode)
-        } catch let error as CryptoError {
-            FileHandle.standardError.write(Data("backstop: \(error)\n".utf8))
-            Foundation.exit(2)
         } catch let error as ExitCode {
+            // The command printed its own report (check, verify --json) before exiting.
             Foundation.exit(error.rawValue)
         } catch {
-            // Help and version requests, and usage errors, from the argument parser.
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            let reason = message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-            FileHandle.standardError.write(Data("backstop: \(reason) (see backstop help)\n".utf8))
-            Foundation.exit(2)
+            let failure = Failure(error)
+            guard let failure else {
+                // Help and version requests from the argument parser.
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data("backstop: \(SafeText.sanitize(failure.message))\n".utf8))
+            if json {
+                printJSON(["ok": false, "error": [
+                    "code": .string(failure.code), "rule": failure.rule.map { .string($0) } ?? .null,
+                    "seq": failure.seq.map { .integer($0) } ?? .null, "message": .string(failure.message),
+                ]])
+            }
+            Foundation.exit(failure.exitCode)
         }
+    }
+
+    /// Refuses an unknown verb with the closest known ones, before the argument parser
+    /// reports it as an unexpected argument.
+    static func checkVerbs(_ arguments: [String]) throws {
+        var command: ParsableCommand.Type = Backstop.self
+        for argument in arguments {
+            guard !argument.hasPrefix("-") else { return }
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty else { return }
+            guard let next = subcommands.first(where: { $0._commandName == argument }) else {
+                if argument == "help" { return }
+                let names = subcommands.map { $0._commandName }
+                let verb = command == Backstop.self ? "verb" : "\(command._commandName) verb"
+                throw CLIError.badInput("unknown \(verb) \(SafeText.quoted(argument))\(Identifiers.didYouMean(argument, among: names)); one of: \(names.joined(separator: ", "))")
+            }
+            command = next
+        }
+    }
+}
+
+/// A failure as the command line reports it.
+struct Failure {
+    let code: String
+    let rule: String?
+    let seq: Int64?
+    let message: String
+    let exitCode: Int32
+
+    /// Nil for the argument parser's help and version requests, which are not failures.
+    init?(_ error: Error) {
+        switch error {
+        case let error as CLIError:
+            self.init(code: error.code, rule: nil, seq: nil, message: error.message, exitCode: error.exitCode)
+        case let error as LedgerError:
+            let exit: Int32 = switch error.code {
+            case .corrupt: 1
+            case .locked: 3
+            case .io, .syncFailed: 4
+            case .notFound, .alreadyExists, .invalidEntry: 2
+            }
+            self.init(code: error.code.rawValue, rule: nil, seq: error.seq, message: "\(error)", exitCode: exit)
+        case let error as FundError:
+            self.init(code: error.exitCode == 1 ? "refused" : "badInput", rule: error.rule.rawValue, seq: error.seq,
+                      message: "refused: \(error) [rule \(error.rule.rawValue)]", exitCode: error.exitCode)
+        case let error as CryptoError:
+            self.init(code: "badInput", rule: nil, seq: nil, message: "\(error)", exitCode: 2)
+        default:
+            let code = Backstop.exitCode(for: error)
+            if code == .success { return nil }
+            let reason = Backstop.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            self.init(code: "badInput", rule: nil, seq: nil, message: "\(reason) (see backstop help)", exitCode: 2)
+        }
+    }
+
+    private init(code: String, rule: String?, seq: Int64?, message: String, exitCode: Int32) {
+        self.code = code
+        self.rule = rule
+        self.seq = seq
+        self.message = message
+        self.exitCode = exitCode
     }
 }
 
@@ -56,6 +121,15 @@ struct Backstop: ParsableCommand {
 struct CLIError: Error {
     let message: String
     let exitCode: Int32
+
+    var code: String {
+        switch exitCode {
+        case 1: "refused"
+        case 3: "locked"
+        case 4: "io"
+        default: "badInput"
+        }
+    }
 
     /// Exit 1: the input was understood and the answer is no.
     static func refused(_ message: String) -> CLIError { CLIError(message: message, exitCode: 1) }

@@ -4,17 +4,38 @@ import BackstopFund
 import BackstopLedger
 import Foundation
 
-/// Options every verb that appends takes: the ledger folder and the entry time.
+/// The ledger folder every verb that reads or appends takes, and the entry time.
 struct LedgerOptions: ParsableArguments {
-    @Option(help: "The ledger folder.")
+    @Option(help: "The ledger folder (a path to its ledger.jsonl is accepted too).")
     var ledger: String
 
-    @Option(help: ArgumentHelp("Entry time to record, YYYY-MM-DDTHH:MM:SSZ (default: now). For replaying history and tests.", visibility: .hidden))
+    @Option(help: ArgumentHelp("Entry time to record, YYYY-MM-DDTHH:MM:SSZ (default: now). For tests.", visibility: .private))
     var now: String?
 
-    var url: URL { URL(fileURLWithPath: ledger) }
+    /// The ledger folder.
+    func url() throws -> URL { try ledgerFolder(ledger) }
 
     func time() throws -> Timestamp { try parseNow(now) }
+}
+
+/// How long a verb that appends waits for another writer.
+struct WaitOptions: ParsableArguments {
+    @Option(help: "Seconds to wait for another backstop process that holds the ledger's lock (default: do not wait; exit 3).")
+    var wait: Double = 0
+}
+
+/// `--ledger` names the folder; a path to the folder's ledger.jsonl means the folder.
+func ledgerFolder(_ path: String) throws -> URL {
+    var isDirectory: ObjCBool = false
+    let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+    let url = URL(fileURLWithPath: path)
+    if exists && !isDirectory.boolValue {
+        guard url.lastPathComponent == LedgerStore.ledgerFileName else {
+            throw CLIError.badInput("--ledger \(SafeText.escape(path)) is a file; give the ledger folder, the one that holds \(LedgerStore.ledgerFileName)")
+        }
+        return url.deletingLastPathComponent()
+    }
+    return url
 }
 
 /// The private key a verb signs with, and how to unlock it.
@@ -38,14 +59,27 @@ struct ProposalOptions: ParsableArguments {
 
     @Option(help: "Where to write the payload (must not exist).")
     var out: String
+
+    func payloadId() throws -> String {
+        guard let id else { return Payloads.newId() }
+        guard Identifiers.isIdentifier(id) else { throw CLIError.badInput("--id \(SafeText.quoted(id)): 1 to 64 of A-Z a-z 0-9 . _ -") }
+        return id
+    }
+}
+
+/// The clock of the verbs. The demo sets ``override`` to tell its story in 2022 without
+/// passing a hidden option on the commands it prints.
+enum Clock {
+    nonisolated(unsafe) static var override: Timestamp?
 }
 
 /// The current time, or `--now` when given.
 func parseNow(_ text: String?) throws -> Timestamp {
     if let text {
-        guard let time = Timestamp(text) else { throw CLIError.badInput("--now \(text): expected YYYY-MM-DDTHH:MM:SSZ") }
+        guard let time = Timestamp(text) else { throw CLIError.badInput("--now \(SafeText.escape(text)): expected YYYY-MM-DDTHH:MM:SSZ") }
         return time
     }
+    if let time = Clock.override { return time }
     guard let time = Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970)) else { throw CLIError.badInput("the system clock is out of range") }
     return time
 }
@@ -59,54 +93,50 @@ func parseDuration(_ text: String, option: String) throws -> Int64 {
         digits = text.dropLast()
         unit = multiplier
     }
-    guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let value = Int64(digits), value >= 0, value <= 3_650 * 86_400 / unit else {
-        throw CLIError.badInput("\(option) \(text): expected a duration such as 30m, 72h or 14d")
+    guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(digits), value >= 0, value <= 3_650 * 86_400 / unit else {
+        throw CLIError.badInput("\(option) \(SafeText.escape(text)): expected a duration such as 30m, 72h or 14d")
     }
     return value * unit
 }
 
-/// Reads the fund's state from a ledger without locking it (verifying the whole ledger).
-func readFund(_ options: LedgerOptions) throws -> FundState {
-    let file = options.url.appendingPathComponent(LedgerStore.ledgerFileName)
-    guard FileManager.default.fileExists(atPath: file.path) else { throw CLIError.badInput("no ledger in \(options.ledger) (\(LedgerStore.ledgerFileName) is missing)") }
+/// Reads the fund's state from a ledger folder without locking it (verifying the whole ledger).
+func readFund(_ folder: URL) throws -> FundState {
+    let file = folder.appendingPathComponent(LedgerStore.ledgerFileName)
+    guard FileManager.default.fileExists(atPath: file.path) else {
+        throw CLIError.badInput("no ledger in \(SafeText.escape(folder.path)) (\(LedgerStore.ledgerFileName) is missing)")
+    }
     return try Fund.verify(file: file).0
 }
 
-/// Writes a payload as its canonical bytes (exactly what gets signed) and tells how to sign it.
+/// Writes a payload as its canonical bytes (exactly what gets signed).
 func writePayload(_ payload: JSONValue, to path: String) throws {
     try Files.writeNew(path, Canonical.encode(payload), mode: 0o644, what: "payload file")
 }
 
-/// Reads a payload file, which must be canonical JSON: its bytes are what was signed.
-func readPayload(_ path: String) throws -> (JSONValue, [UInt8]) {
+/// Reads a payload file: canonical JSON that reads as a Backstop payload (its bytes are
+/// what was signed).
+func readPayload(_ path: String) throws -> (Payload, [UInt8]) {
     let bytes = try Files.read(path, what: "payload file")
     do {
-        return (try JSONParser.parseCanonical(bytes), bytes)
+        return (try Payload(bytes: bytes), bytes)
     } catch {
-        throw CLIError.badInput("payload file \(path) is not a Backstop payload: \(error)")
+        throw CLIError.badInput("payload file \(SafeText.escape(path)) is not a Backstop payload the rules can read: \(error.reason) [rule \(error.rule.rawValue)]")
     }
 }
 
-/// The kind a payload's domain names.
-func kind(of payload: JSONValue, path: String) throws -> EntryKind {
-    guard let domain = payload["domain"]?.stringValue, domain.hasPrefix("backstop/v1/"),
-          let kind = EntryKind(rawValue: String(domain.dropFirst("backstop/v1/".count)))
-    else { throw CLIError.badInput("payload file \(path) has no known backstop/v1 domain") }
-    return kind
-}
-
-/// An amount typed in asset units ("4836.26") for `asset` of the fund.
+/// An amount typed in asset units ("4836.26") for `asset` of the fund; errors name `option`.
 func parseAmount(_ text: String, asset: String, state: FundState, option: String) throws -> Amount {
     guard let decimals = state.assets[asset] else {
-        throw CLIError.badInput("\(option): unknown asset \(asset); this fund holds \(state.assets.keys.sorted().joined(separator: ", "))")
+        let held = state.assets.keys.sorted()
+        throw CLIError.badInput("\(option): unknown asset \(SafeText.quoted(asset))\(Identifiers.didYouMean(asset, among: held)); this fund holds \(held.joined(separator: ", "))")
     }
     do { return try Amount(decimal: text, decimals: decimals, field: option) } catch { throw CLIError.badInput(error.reason) }
 }
 
-/// An amount in asset units for display.
-func display(_ amount: Amount, _ asset: String, _ state: FundState?) -> String {
-    guard let decimals = state?.assets[asset] else { return "\(amount) \(asset) minor units" }
-    return "\(amount.decimalString(decimals: decimals)) \(asset)"
+/// A member id that must exist in the fund; errors suggest close ones.
+func requireMember(_ id: String, _ state: FundState, option: String = "--member") throws {
+    if Identifiers.isIdentifier(id), state.members[id] != nil { return }
+    throw CLIError.badInput("\(option): unknown member \(SafeText.quoted(id))\(Identifiers.didYouMean(id, among: Array(state.members.keys)))")
 }
 
 /// Prints a canonical JSON value on one line.
@@ -114,9 +144,12 @@ func printJSON(_ value: JSONValue) {
     print(String(decoding: Canonical.encode(value), as: UTF8.self))
 }
 
-/// Signature files, read in the order given.
-func readSignatures(_ paths: [String]) throws -> [[UInt8]] {
-    try paths.map { try Files.read($0, what: "signature file") }
+/// Prints a payload's screen: its lines, `signer` (who signs it) when given, then its warnings.
+func printScreen(_ screen: Screen, signer: String? = nil) {
+    for line in screen.rendered { print("  " + line) }
+    if let signer { print("  you sign as:   " + signer) }
+    for note in screen.notes { print("  NOTE: " + SafeText.sanitize(note)) }
+    for warning in screen.warnings { print("  WARNING: " + SafeText.sanitize(warning)) }
 }
 
 extension FundError {
@@ -124,21 +157,31 @@ extension FundError {
     /// exit 2; every other refusal exits 1.
     var exitCode: Int32 {
         switch rule {
-        case .malformedPayload, .invalidAmount, .unknownAsset, .unknownMember, .unknownClaim, .unknownRelease, .notInitialized: 2
+        case .malformedPayload, .forbiddenCharacter, .invalidAmount, .unknownAsset, .unknownMember, .unknownClaim, .unknownRelease, .notInitialized: 2
         default: 1
         }
     }
 }
 
 /// Tells what was appended: a sentence for people, or with `--json` one object for scripts
-/// (`seq`, `kind`, `id`, `hash`, `time`, plus `extra`).
+/// (`ok`, `seq`, `kind`, `id`, `hash`, `time`, plus `extra`).
 func reportAppended(_ entry: Entry, _ fund: Fund, json: Bool, extra: [String: JSONValue] = [:], _ text: String) {
     guard json else { return print(text) }
     var object = extra
+    object["ok"] = true
     object["seq"] = .integer(entry.seq)
     object["kind"] = .string(entry.kind)
     object["id"] = entry.body["id"] ?? .null
     object["hash"] = .string(Hex.encode(fund.state.head))
     object["time"] = .string(entry.time.description)
     printJSON(.object(object))
+}
+
+/// Tells that the action is already on the ledger (exit 0, nothing appended).
+func reportAlreadyRecorded(_ seq: Int64, id: String, json: Bool) {
+    if json {
+        printJSON(["ok": true, "alreadyRecorded": true, "seq": .integer(seq), "id": .string(id)])
+    } else {
+        print("already recorded as entry \(seq) (id \(id)); nothing appended")
+    }
 }

@@ -11,7 +11,9 @@ struct DemoCommand: ParsableCommand {
         discussion: """
             Example: backstop demo --ledger demo-ledger
             Uses the PUBLIC demo keys in Keys/demo (never for real funds) and a simulated clock \
-            starting 2021-10-01. Payloads and signatures are written to LEDGER-work/ for inspection.
+            starting 2021-10-01, which the demo sets inside the process (the commands it prints \
+            carry no hidden option). Payloads and signatures are written to LEDGER-work/ for \
+            inspection. Neither folder may exist.
             """
     )
 
@@ -29,7 +31,9 @@ struct DemoCommand: ParsableCommand {
             throw CLIError.badInput("demo keys not found in \(keys); run from the repository root or give --keys")
         }
         let work = ledger.hasSuffix("/") ? String(ledger.dropLast()) + "-work" : ledger + "-work"
-        try? FileManager.default.removeItem(atPath: work)
+        guard !FileManager.default.fileExists(atPath: work) else {
+            throw CLIError.badInput("\(work) already exists (the demo's work files go there); choose another --ledger or remove it")
+        }
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         var demo = Demo(ledger: ledger, keys: keys, work: work)
         try demo.run()
@@ -61,10 +65,12 @@ private struct Demo {
 
     mutating func advance(days: Int64 = 0, hours: Int64 = 0) { clock = clock.adding(seconds: days * 86_400 + hours * 3_600)! }
 
-    /// Runs one verb exactly as the command line would.
+    /// Runs one verb exactly as the command line would, at the demo's clock.
     func backstop(_ arguments: [String], quiet: Bool = false) throws {
         let echo = arguments.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
         if !quiet { print("$ backstop \(echo)") }
+        Clock.override = clock
+        defer { Clock.override = nil }
         var command = try Backstop.parseAsRoot(arguments)
         if quiet { try silenced { try command.run() } } else { try command.run() }
     }
@@ -81,9 +87,9 @@ private struct Demo {
     /// propose, approve by four delegates, submit.
     mutating func delegateAction(_ verb: [String], name: String, by delegates: [Int] = [1, 2, 3, 4]) throws {
         let payload = file("\(name).json")
-        try backstop(["propose"] + verb + ["--ledger", ledger, "--now", clock.description, "--out", payload])
+        try backstop(["propose"] + verb + ["--ledger", ledger, "--out", payload])
         let signatures = try approve(payload, by: delegates)
-        try backstop(["submit", "--ledger", ledger, "--now", clock.description, "--proposal", payload] + signatures.flatMap { ["--signature", $0] })
+        try backstop(["submit", "--ledger", ledger, "--proposal", payload] + signatures.flatMap { ["--signature", $0] })
     }
 
     mutating func run() throws {
@@ -95,25 +101,28 @@ private struct Demo {
         let genesis = file("genesis.json")
         try backstop(["genesis", "draft", "--name", "Industry Backstop Fund (demo)", "--asset", "BTC:8", "--asset", "ETH:18", "--asset", "USDC:6"]
             + platforms.enumerated().flatMap { ["--delegate", "\($0.element)=\(pub("delegate-\($0.offset + 1)"))"] }
-            + ["--now", clock.description, "--out", genesis])
+            + ["--out", genesis])
         say("Four delegates sign the genesis offline; the ledger starts.")
         let genesisSignatures = try approve(genesis, by: [1, 2, 3, 4])
-        try backstop(["init", "--ledger", ledger, "--now", clock.description, "--genesis", genesis] + genesisSignatures.flatMap { ["--signature", $0] })
+        try backstop(["init", "--ledger", ledger, "--genesis", genesis] + genesisSignatures.flatMap { ["--signature", $0] })
 
         say("The delegates admit three member platforms: a large exchange, a small wallet and a broker.")
         try delegateAction(["admit", "--member", "exchange-a", "--platform", "Exchange A (Singapore)", "--key", pub("exchange-a"), "--size", "500000000"], name: "admit-exchange-a")
         try delegateAction(["admit", "--member", "wallet-b", "--platform", "Wallet B", "--key", pub("wallet-b"), "--size", "2000000"], name: "admit-wallet-b")
         try delegateAction(["admit", "--member", "broker-c", "--platform", "Broker C", "--key", pub("broker-c"), "--size", "40000000"], name: "admit-broker-c")
 
+        say("Before the first dues fall due, the delegates raise the dues cap to 150,000 USDC. The proposal starts from the policy in force and changes only the cap; every signer sees the change.")
+        try delegateAction(["policy", "--dues-cap", "150000"], name: "policy-cap")
+
         say("Members pay their dues each period: Exchange A 50,000 USDC (its size scales it), Wallet B the 1,000 USDC floor; Broker C pays once and then stops. Exchange A also puts in ETH and BTC so the fund can cover a real breach.")
-        try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "ETH", "--amount", "2500", "--reference", "eth-tx-0x01", "--id", "exchange-a-eth-1"])
-        try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "BTC", "--amount", "200", "--reference", "btc-tx-01", "--id", "exchange-a-btc-1"])
+        try backstop(["contribute", "--ledger", ledger, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "ETH", "--amount", "2500", "--reference", "eth-tx-0x01", "--id", "exchange-a-eth-1"])
+        try backstop(["contribute", "--ledger", ledger, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "BTC", "--amount", "200", "--reference", "btc-tx-01", "--id", "exchange-a-btc-1"])
         for period in 0..<4 {
             let quiet = period > 0
-            try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "USDC", "--amount", "50000", "--reference", "usdc-a-\(period)", "--id", "exchange-a-dues-\(period)"], quiet: quiet)
-            try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "wallet-b", "--key", key("wallet-b"), "--asset", "USDC", "--amount", "1000", "--reference", "usdc-b-\(period)", "--id", "wallet-b-dues-\(period)"], quiet: quiet)
+            try backstop(["contribute", "--ledger", ledger, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "USDC", "--amount", "50000", "--reference", "usdc-a-\(period)", "--id", "exchange-a-dues-\(period)"], quiet: quiet)
+            try backstop(["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", key("wallet-b"), "--asset", "USDC", "--amount", "1000", "--reference", "usdc-b-\(period)", "--id", "wallet-b-dues-\(period)"], quiet: quiet)
             if period == 0 {
-                try backstop(["contribute", "--ledger", ledger, "--now", clock.description, "--member", "broker-c", "--key", key("broker-c"), "--asset", "USDC", "--amount", "4000", "--reference", "usdc-c-0", "--id", "broker-c-dues-0"])
+                try backstop(["contribute", "--ledger", ledger, "--member", "broker-c", "--key", key("broker-c"), "--asset", "USDC", "--amount", "4000", "--reference", "usdc-c-0", "--id", "broker-c-dues-0"])
             }
             advance(days: 30)
         }
@@ -122,13 +131,13 @@ private struct Demo {
         clock = Timestamp("2022-01-18T02:00:00Z")!
         say("17 January 2022: attackers bypass two-factor checks at Exchange A and withdraw from 483 accounts. Exchange A files a claim for 4,836.26 ETH, 443.93 BTC and 66,200 USDC, with its incident report as evidence.")
         try Data("Exchange A incident report: new withdrawal addresses were whitelisted without 2FA; 483 accounts affected.\n".utf8).write(to: URL(fileURLWithPath: file("incident-report.txt")))
-        try backstop(["claim", "file", "--ledger", ledger, "--now", clock.description, "--member", "exchange-a", "--key", key("exchange-a"), "--id", "breach-2022-01",
+        try backstop(["claim", "file", "--ledger", ledger, "--member", "exchange-a", "--key", key("exchange-a"), "--id", "breach-2022-01",
                       "--platform", "Exchange A (Singapore)", "--description", "2FA bypass: withdrawals to newly whitelisted addresses", "--incident-time", "2022-01-17T00:00:00Z",
                       "--accounts", "483", "--loss", "ETH=4836.26", "--loss", "BTC=443.93", "--loss", "USDC=66200", "--evidence", file("incident-report.txt")])
 
         say("Broker C was breached too, but it stopped paying its dues and is in arrears: its own claim is refused.")
         do {
-            try backstop(["claim", "file", "--ledger", ledger, "--now", clock.description, "--member", "broker-c", "--key", key("broker-c"),
+            try backstop(["claim", "file", "--ledger", ledger, "--member", "broker-c", "--key", key("broker-c"),
                           "--platform", "Broker C", "--description", "hot wallet drained", "--incident-time", "2022-01-17T00:00:00Z", "--accounts", "120", "--loss", "USDC=52000"])
         } catch let error as FundError {
             print("refused, as the rules require: \(error.reason)")
@@ -136,7 +145,7 @@ private struct Demo {
 
         say("Broker C's users raise the claim themselves: a petition signed by 100 distinct users.")
         let petition = file("petition.json")
-        try backstop(["petition", "draft", "--ledger", ledger, "--now", clock.description, "--id", "broker-c-petition", "--platform", "Broker C",
+        try backstop(["petition", "draft", "--ledger", ledger, "--id", "broker-c-petition", "--platform", "Broker C",
                       "--description", "hot wallet drained; the operator has not filed", "--incident-time", "2022-01-17T00:00:00Z", "--accounts", "120",
                       "--loss", "USDC=52000", "--expires", "14d", "--out", petition])
         let signatures = file("petition-signatures")
@@ -148,19 +157,26 @@ private struct Demo {
             try FileManager.default.removeItem(atPath: userKey)
         }
         print("(users 2 to 100 signed the same way)")
-        try backstop(["petition", "submit", "--ledger", ledger, "--now", clock.description, "--petition", petition, "--signatures", signatures])
+        try backstop(["petition", "submit", "--ledger", ledger, "--petition", petition, "--signatures", signatures])
 
         advance(days: 2)
         say("The delegates review Exchange A's claim and propose a partial release: 1,500 ETH, 120 BTC and the full 66,200 USDC, to the victims' restitution addresses.")
         let release = file("release-1.json")
-        try backstop(["propose", "release", "--ledger", ledger, "--now", clock.description, "--id", "release-1", "--claim", "breach-2022-01",
+        try backstop(["propose", "release", "--ledger", ledger, "--id", "release-1", "--claim", "breach-2022-01",
                       "--pay", "ETH=1500@0xrestitution-eth", "--pay", "BTC=120@bc1qrestitution", "--pay", "USDC=66200@0xrestitution-usdc",
                       "--payee", "Exchange A claimants", "--out", release])
         var releaseSignatures = try approve(release, by: [1, 2, 3])
 
+        say("Anyone can see where the release stands, like a multisig wallet's queue: who signed, who has not, whether it would be accepted now.")
+        do {
+            try backstop(["check", "--ledger", ledger, "--proposal", release] + releaseSignatures)
+        } catch let code as ExitCode where code.rawValue == 1 {
+            print("(exit 1: not yet acceptable)")
+        }
+
         say("Only three delegates have signed so far. Submitting now is refused, and the ledger is unchanged.")
         do {
-            try backstop(["submit", "--ledger", ledger, "--now", clock.description, "--proposal", release] + releaseSignatures.flatMap { ["--signature", $0] })
+            try backstop(["submit", "--ledger", ledger, "--proposal", release] + releaseSignatures.flatMap { ["--signature", $0] })
         } catch let error as FundError {
             print("refused: \(error.reason)")
             print("Three signatures are not four: no money can move until a fourth delegate agrees.")
@@ -176,7 +192,7 @@ private struct Demo {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw CLIError.badInput("openssl could not sign; is it installed?") }
         releaseSignatures.append(opensslSignature)
-        try backstop(["submit", "--ledger", ledger, "--now", clock.description, "--proposal", release] + releaseSignatures.flatMap { ["--signature", $0] })
+        try backstop(["submit", "--ledger", ledger, "--proposal", release] + releaseSignatures.flatMap { ["--signature", $0] })
 
         say("The 24-hour delay gives everyone time to object to the destinations. After it, the payout is made and recorded.")
         advance(hours: 24)
@@ -186,7 +202,7 @@ private struct Demo {
         try backstop(["verify", "--ledger", ledger])
 
         say("The fund's status.")
-        try backstop(["status", "--ledger", ledger, "--now", clock.description])
+        try backstop(["status", "--ledger", ledger])
     }
 }
 

@@ -1,4 +1,5 @@
 import BackstopCrypto
+import BackstopFund
 import Foundation
 import Glibc
 
@@ -69,6 +70,42 @@ enum Files {
     }
 }
 
+extension Files {
+    /// Signature files named on the command line: each path is a `.sig` file or a folder
+    /// of them. A `NAME.pub.pem` beside `NAME.sig` is read as the signer's key.
+    static func signatures(_ paths: [String], option: String) throws -> [SignatureFile] {
+        var files: [SignatureFile] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw CLIError.badInput("\(option) \(SafeText.escape(path)) does not exist")
+            }
+            if isDirectory.boolValue {
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+                    throw CLIError.badInput("\(option) folder \(SafeText.escape(path)) cannot be read")
+                }
+                let signatures = names.filter { $0.hasSuffix(".sig") }.sorted()
+                guard !signatures.isEmpty else { throw CLIError.badInput("\(option) folder \(SafeText.escape(path)) holds no .sig files") }
+                for name in signatures { files.append(try signature(URL(fileURLWithPath: path).appendingPathComponent(name).path)) }
+            } else {
+                files.append(try signature(path))
+            }
+        }
+        return files
+    }
+
+    private static func signature(_ path: String) throws -> SignatureFile {
+        let der = try read(path, what: "signature file")
+        let keyPath = (path.hasSuffix(".sig") ? String(path.dropLast(4)) : path) + ".pub.pem"
+        guard FileManager.default.fileExists(atPath: keyPath) else { return SignatureFile(name: path, der: der) }
+        do {
+            return SignatureFile(name: path, der: der, publicKey: try publicKey(keyPath))
+        } catch let error as CLIError {
+            return SignatureFile(name: path, der: der, keyProblem: error.message)
+        }
+    }
+}
+
 /// Passphrases for encrypted keys: from a file, or typed on the terminal without echo.
 enum Passphrase {
     /// The first line of `path`.
@@ -77,6 +114,18 @@ enum Passphrase {
         let line = Array(bytes.prefix { $0 != 0x0A && $0 != 0x0D })
         guard !line.isEmpty else { throw CLIError.badInput("passphrase file \(path) is empty") }
         return line
+    }
+
+    /// Asks a question on the controlling terminal and returns the answer line (echoed).
+    static func askVisible(_ prompt: String) throws -> String {
+        let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
+        guard tty >= 0 else { throw CLIError.badInput("no terminal to ask on; give --yes") }
+        defer { close(tty) }
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(tty, &byte, 1) == 1, byte != 0x0A, byte != 0x0D, line.count < 64 { line.append(byte) }
+        return String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
     /// Asks on the controlling terminal with echo off.

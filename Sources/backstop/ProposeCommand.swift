@@ -8,18 +8,42 @@ struct ProposeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "propose",
         abstract: "Write a delegate action's payload for the delegates to sign (backstop approve or openssl).",
-        discussion: "Then: backstop submit --ledger DIR --proposal FILE --signature SIG ...",
+        discussion: """
+            Every propose verb first runs the entry through the fund's rules as if it were \
+            recorded now (signatures aside) and refuses what is impossible (an unknown claim or \
+            release, more than the balance or the claim's loss, a release that is no longer \
+            pending), so that no one signs a payload that cannot be recorded. It warns about \
+            what depends on time. Then: backstop submit --ledger DIR --proposal FILE --signature SIG ...
+            """,
         subcommands: [Admit.self, MemberStatus.self, MemberKey.self, Release.self, Cancel.self, Settle.self, Reject.self, Rotate.self, Policy.self]
     )
 
-    /// Builds the payload of `kind` from the ledger's current state and writes it.
-    static func write(_ kind: EntryKind, _ options: LedgerOptions, _ proposal: ProposalOptions, _ fields: (FundState) throws -> [String: JSONValue]) throws {
-        let state = try readFund(options)
-        let payload = Payloads.make(kind, for: state, id: proposal.id ?? Payloads.newId(),
-                                    expires: try expiry(try options.time(), proposal.expires), fields: try fields(state))
-        try writePayload(payload, to: proposal.out)
-        for line in describe(payload, state: state) { print("  " + line) }
-        print("wrote \(proposal.out): needs \(state.threshold) of the \(state.delegates.count) delegates of set v\(state.delegateSet)")
+    /// Builds the payload from the ledger's current state, dry-runs it, writes it and shows it.
+    static func write(_ options: LedgerOptions, _ proposal: ProposalOptions, _ build: (FundState) throws -> any PayloadBody) throws {
+        let state = try readFund(try options.url())
+        let now = try options.time()
+        let json = Payloads.make(try build(state), for: state, id: try proposal.payloadId(), expires: try expiry(now, proposal.expires))
+        let payload: Payload
+        do { payload = try Payload(json) } catch { throw FundError(error.rule, "before anyone signs: \(error.reason). Nothing was written.") }
+        var notes: [String] = []
+        do {
+            try state.dryRun(payload, at: now)
+        } catch where error.rule == .tooEarly {
+            // A settlement drafted before the delay ends: fine if it is still valid then.
+            guard let settle = payload.body as? SettlePayload, let release = state.releases[settle.release] else { throw error }
+            guard payload.header.expires >= release.payableAt else {
+                throw CLIError.refused("release \(settle.release) becomes payable at \(release.payableAt), after this payload would expire (\(payload.header.expires)); give a longer --expires. Nothing was written.")
+            }
+            notes.append("release \(settle.release) becomes payable at \(release.payableAt): submit this settlement from then on (it expires \(payload.header.expires))")
+        } catch {
+            throw FundError(error.rule, "before anyone signs: \(error.reason). Nothing was written.")
+        }
+        try writePayload(json, to: proposal.out)
+        printScreen(Screen(payload, state: state))
+        for note in notes { print("  NOTE: \(note)") }
+        let policy = try state.signers(for: payload)
+        let who = policy.groups.map { "\($0.threshold) of \($0.keys.count) (\($0.roleDescription.replacingOccurrences(of: "a delegate of ", with: "delegates of ")))" }.joined(separator: " and ")
+        print("wrote \(proposal.out): needs \(who)")
     }
 
     struct Admit: ParsableCommand {
@@ -28,12 +52,12 @@ struct ProposeCommand: ParsableCommand {
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The member's id (letters, digits, . _ -).") var member: String
         @Option(help: "The platform's name.") var platform: String
-        @Option(help: "The member's public key.") var key: String
-        @Option(help: "Declared size in dues-asset units, which scales its dues.") var size: String
+        @Option(help: "The member's public key file (PEM or DER).") var key: String
+        @Option(help: "Declared size in dues-asset units, which scales its dues (0 for none).") var size: String
         func run() throws {
-            try ProposeCommand.write(.admit, options, proposal) { state in
+            try ProposeCommand.write(options, proposal) { state in
                 let size = size == "0" ? Amount.zero : try parseAmount(size, asset: state.policy.asset, state: state, option: "--size")
-                return ["member": .string(member), "platform": .string(platform), "key": .string(Hex.encode(try Files.publicKey(key).derRepresentation)), "size": .string(size.description)]
+                return AdmitPayload(member: member, platform: platform, key: try Files.publicKey(key), size: size)
             }
         }
     }
@@ -46,7 +70,11 @@ struct ProposeCommand: ParsableCommand {
         @Option(help: "active or suspended.") var status: String
         @Option(help: "Why.") var reason: String
         func run() throws {
-            try ProposeCommand.write(.memberStatus, options, proposal) { _ in ["member": .string(member), "status": .string(status), "reason": .string(reason)] }
+            guard let status = BackstopFund.Member.Status(rawValue: status) else { throw CLIError.badInput("--status \(SafeText.quoted(status)): active or suspended") }
+            try ProposeCommand.write(options, proposal) { state in
+                try requireMember(member, state)
+                return MemberStatusPayload(member: member, status: status, reason: reason)
+            }
         }
     }
 
@@ -55,31 +83,38 @@ struct ProposeCommand: ParsableCommand {
         @OptionGroup var options: LedgerOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The member's id.") var member: String
-        @Option(help: "The new public key.") var key: String
+        @Option(help: "The new public key file.") var key: String
         func run() throws {
-            try ProposeCommand.write(.memberKey, options, proposal) { _ in ["member": .string(member), "key": .string(Hex.encode(try Files.publicKey(key).derRepresentation))] }
+            try ProposeCommand.write(options, proposal) { state in
+                try requireMember(member, state)
+                return MemberKeyPayload(member: member, key: try Files.publicKey(key), previousKey: state.members[member]!.key.fingerprint)
+            }
         }
     }
 
     struct Release: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Release money for a claim (reserved at approval, paid at settlement after the delay).", discussion: "Example: backstop propose release --ledger fund/ --claim breach-1 --pay ETH=1000@0xVictimsPool --pay BTC=100@bc1qvictims --expires 72h --out release.json")
+        static let configuration = CommandConfiguration(abstract: "Release money for a claim (reserved at approval, paid at settlement after the delay).", discussion: "Example: backstop propose release --ledger fund/ --claim breach-1 --pay ETH=1000@0xVictimsPool --pay BTC=100@bc1qvictims --payee \"Exchange A claimants\" --expires 72h --out release.json")
         @OptionGroup var options: LedgerOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The claim's id.") var claim: String
         @Option(help: "A payout as ASSET=AMOUNT@DESTINATION, amount in asset units (repeat).") var pay: [String] = []
-        @Option(help: "Who receives the payouts.") var payee: String?
+        @Option(help: "Who receives the payouts (default: claimants of CLAIM).") var payee: String?
         func run() throws {
-            try ProposeCommand.write(.release, options, proposal) { state in
-                guard state.claims[claim] != nil else { throw CLIError.badInput("unknown claim \(claim)") }
-                guard !pay.isEmpty else { throw CLIError.badInput("give at least one --pay ASSET=AMOUNT@DESTINATION") }
-                let payouts: [JSONValue] = try pay.map { item in
+            guard !pay.isEmpty else { throw CLIError.badInput("give at least one --pay ASSET=AMOUNT@DESTINATION") }
+            try ProposeCommand.write(options, proposal) { state in
+                let payouts = try pay.map { item -> Payout in
                     let parts = item.split(separator: "@", maxSplits: 1).map(String.init)
                     let head = parts.first?.split(separator: "=", maxSplits: 1).map(String.init) ?? []
-                    guard parts.count == 2, head.count == 2, !parts[1].isEmpty else { throw CLIError.badInput("--pay \(item): expected ASSET=AMOUNT@DESTINATION, such as ETH=1000@0xabc") }
-                    let amount = try parseAmount(head[1], asset: head[0], state: state, option: "--pay \(head[0])")
-                    return ["asset": .string(head[0]), "amount": .string(amount.description), "payee": .string(payee ?? "claimants of \(claim)"), "destination": .string(parts[1])]
+                    guard parts.count == 2, head.count == 2, !parts[1].isEmpty else {
+                        throw CLIError.badInput("--pay \(SafeText.quoted(item)): expected ASSET=AMOUNT@DESTINATION, such as ETH=1000@0xabc")
+                    }
+                    guard Identifiers.isDestination(parts[1]) else {
+                        throw CLIError.badInput("--pay \(SafeText.quoted(item)): the destination must be 1 to 200 visible ASCII characters, no spaces or control characters")
+                    }
+                    let amount = try parseAmount(head[1], asset: head[0], state: state, option: "--pay \(SafeText.escape(head[0]))")
+                    return Payout(asset: head[0], amount: amount, payee: payee ?? "claimants of \(claim)", destination: parts[1])
                 }
-                return ["claim": .string(claim), "payouts": .array(payouts)]
+                return ReleasePayload(claim: claim, payouts: payouts)
             }
         }
     }
@@ -90,7 +125,7 @@ struct ProposeCommand: ParsableCommand {
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The release's id.") var release: String
         @Option(help: "Why.") var reason: String
-        func run() throws { try ProposeCommand.write(.cancel, options, proposal) { _ in ["release": .string(release), "reason": .string(reason)] } }
+        func run() throws { try ProposeCommand.write(options, proposal) { _ in CancelPayload(release: release, reason: reason) } }
     }
 
     struct Settle: ParsableCommand {
@@ -99,7 +134,7 @@ struct ProposeCommand: ParsableCommand {
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The release's id.") var release: String
         @Option(help: "The payout reference, such as the transaction id.") var reference: String
-        func run() throws { try ProposeCommand.write(.settle, options, proposal) { _ in ["release": .string(release), "reference": .string(reference)] } }
+        func run() throws { try ProposeCommand.write(options, proposal) { _ in SettlePayload(release: release, reference: reference) } }
     }
 
     struct Reject: ParsableCommand {
@@ -108,33 +143,70 @@ struct ProposeCommand: ParsableCommand {
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The claim's id.") var claim: String
         @Option(help: "Why.") var reason: String
-        func run() throws { try ProposeCommand.write(.reject, options, proposal) { _ in ["claim": .string(claim), "reason": .string(reason)] } }
+        func run() throws { try ProposeCommand.write(options, proposal) { _ in RejectPayload(claim: claim, reason: reason) } }
     }
 
     struct Rotate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Replace the delegate set (signed by the threshold of the current AND the new set).", discussion: "Example: backstop propose rotate --ledger fund/ --delegate Binance=d1.pub.pem ... --threshold 4 --out rotate.json")
+        static let configuration = CommandConfiguration(
+            abstract: "Replace delegates (signed by the threshold of the current AND the new set).",
+            discussion: """
+                Example: backstop propose rotate --ledger fund/ --replace delegate-7=newcomer.pub.pem --out rotate.json
+                --replace delegate-N=KEY.pem keeps the seat's platform; delegate-N=PLATFORM=KEY.pem renames it too. \
+                Or give the whole new set with --delegate PLATFORM=KEY.pem (repeat).
+                """
+        )
         @OptionGroup var options: LedgerOptions
         @OptionGroup var proposal: ProposalOptions
-        @Option(help: "A delegate of the new set as PLATFORM=PUBLIC-KEY.pem (repeat).") var delegate: [String] = []
-        @Option(help: "Approvals needed in the new set.") var threshold: Int
+        @Option(help: "Replace one seat: delegate-N=KEY.pem or delegate-N=PLATFORM=KEY.pem (repeat).") var replace: [String] = []
+        @Option(help: "The whole new set instead, as PLATFORM=PUBLIC-KEY.pem (repeat).") var delegate: [String] = []
+        @Option(help: "Approvals needed in the new set (default: unchanged).") var threshold: Int?
         @Option(help: "Petition threshold from now on (default: unchanged).") var petitionThreshold: Int?
         func run() throws {
-            try ProposeCommand.write(.rotate, options, proposal) { state in
-                ["delegates": Payloads.json(try parseDelegates(delegate)), "threshold": .integer(Int64(threshold)),
-                 "petitionThreshold": .integer(Int64(petitionThreshold ?? state.petitionThreshold))]
+            guard replace.isEmpty != delegate.isEmpty else { throw CLIError.badInput("give either --replace delegate-N=KEY.pem (repeat) or the whole set with --delegate") }
+            try ProposeCommand.write(options, proposal) { state in
+                var delegates = state.delegates
+                if !delegate.isEmpty { delegates = try parseDelegates(delegate) }
+                for item in replace {
+                    let parts = item.split(separator: "=", maxSplits: 2).map(String.init)
+                    guard parts.count >= 2, parts[0].hasPrefix("delegate-"), let seat = Int(parts[0].dropFirst(9)), (1...delegates.count).contains(seat) else {
+                        throw CLIError.badInput("--replace \(SafeText.quoted(item)): expected delegate-N=KEY.pem or delegate-N=PLATFORM=KEY.pem, N from 1 to \(delegates.count)")
+                    }
+                    let platform = parts.count == 3 ? parts[1] : delegates[seat - 1].platform
+                    delegates[seat - 1] = Delegate(key: try Files.publicKey(parts.last!), platform: platform)
+                }
+                return RotatePayload(delegates: delegates, threshold: threshold ?? state.threshold, petitionThreshold: petitionThreshold ?? state.petitionThreshold)
             }
         }
     }
 
     struct Policy: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change the contribution policy and the release delay.", discussion: "Example: backstop propose policy --ledger fund/ --dues-floor 500 --dues-cap 250000 --out policy.json")
+        static let configuration = CommandConfiguration(
+            abstract: "Change the dues rate, floor, cap or grace, or the release delay; the rest stays as it is.",
+            discussion: "Example: backstop propose policy --ledger fund/ --dues-cap 250000 --out policy.json\nThe dues asset and the period length are fixed at genesis."
+        )
         @OptionGroup var options: LedgerOptions
         @OptionGroup var proposal: ProposalOptions
-        @OptionGroup var policy: PolicyOptions
+        @Option(help: "New dues per period = declared size × this / 1,000,000.") var duesRatePerMillion: Int64?
+        @Option(help: "New least dues per period, in asset units.") var duesFloor: String?
+        @Option(help: "New most dues per period, in asset units.") var duesCap: String?
+        @Option(help: "New grace after a period before unpaid dues put a member in arrears.") var grace: String?
+        @Option(help: "New delay between a release's approval and its earliest settlement.") var releaseDelay: String?
         func run() throws {
-            try ProposeCommand.write(.policy, options, proposal) { state in
-                ["policy": Payloads.json(try policy.policy(decimals: state.assets[policy.duesAsset])),
-                 "releaseDelaySeconds": .integer(try parseDuration(policy.releaseDelay, option: "--release-delay"))]
+            guard duesRatePerMillion != nil || duesFloor != nil || duesCap != nil || grace != nil || releaseDelay != nil else {
+                throw CLIError.badInput("nothing to change: give --dues-rate-per-million, --dues-floor, --dues-cap, --grace or --release-delay")
+            }
+            try ProposeCommand.write(options, proposal) { state in
+                let current = state.policy
+                func amount(_ text: String?, _ option: String, _ old: Amount) throws -> Amount {
+                    guard let text else { return old }
+                    return text == "0" ? .zero : try parseAmount(text, asset: current.asset, state: state, option: option)
+                }
+                let changed = ContributionPolicy(
+                    asset: current.asset, ratePerMillion: duesRatePerMillion ?? current.ratePerMillion,
+                    floor: try amount(duesFloor, "--dues-floor", current.floor), cap: try amount(duesCap, "--dues-cap", current.cap),
+                    periodSeconds: current.periodSeconds, graceSeconds: try grace.map { try parseDuration($0, option: "--grace") } ?? current.graceSeconds)
+                let delay = try releaseDelay.map { try parseDuration($0, option: "--release-delay") } ?? state.releaseDelaySeconds
+                return PolicyPayload(policy: changed, releaseDelaySeconds: delay, previous: (current, state.releaseDelaySeconds))
             }
         }
     }

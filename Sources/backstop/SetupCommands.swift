@@ -4,9 +4,9 @@ import BackstopFund
 import BackstopLedger
 import Foundation
 
-/// Dues policy options, shared by `genesis draft` and `propose policy`.
+/// Dues policy options of `genesis draft`.
 struct PolicyOptions: ParsableArguments {
-    @Option(help: "The asset dues are paid in.")
+    @Option(help: "The asset dues are paid in (fixed for the fund's life).")
     var duesAsset: String = "USDC"
 
     @Option(help: "Dues per period = declared size × this / 1,000,000.")
@@ -18,7 +18,7 @@ struct PolicyOptions: ParsableArguments {
     @Option(help: "Most dues per period, in asset units.")
     var duesCap: String = "100000"
 
-    @Option(help: "Length of a dues period.")
+    @Option(help: "Length of a dues period (fixed for the fund's life).")
     var period: String = "30d"
 
     @Option(help: "Grace after a period before unpaid dues put a member in arrears.")
@@ -27,8 +27,11 @@ struct PolicyOptions: ParsableArguments {
     @Option(help: "Delay between a release's approval and its earliest settlement.")
     var releaseDelay: String = "24h"
 
-    func policy(decimals: Int?) throws -> ContributionPolicy {
-        guard let decimals else { throw CLIError.badInput("--dues-asset \(duesAsset) is not one of the fund's assets") }
+    func policy(assets: [(symbol: String, decimals: Int)]) throws -> ContributionPolicy {
+        guard let decimals = assets.first(where: { $0.symbol == duesAsset })?.decimals else {
+            let held = assets.map(\.symbol)
+            throw CLIError.badInput("--dues-asset \(SafeText.quoted(duesAsset)) is not one of the --asset options\(Identifiers.didYouMean(duesAsset, among: held)) (\(held.joined(separator: ", ")))")
+        }
         func amount(_ text: String, _ option: String) throws -> Amount {
             if text == "0" { return .zero }
             do { return try Amount(decimal: text, decimals: decimals, field: option) } catch { throw CLIError.badInput(error.reason) }
@@ -43,7 +46,7 @@ struct PolicyOptions: ParsableArguments {
 func parseDelegates(_ items: [String]) throws -> [Delegate] {
     try items.map { item in
         let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { throw CLIError.badInput("--delegate \(item): expected PLATFORM=PUBLIC-KEY.pem") }
+        guard parts.count == 2 else { throw CLIError.badInput("--delegate \(SafeText.quoted(item)): expected PLATFORM=PUBLIC-KEY.pem") }
         return Delegate(key: try Files.publicKey(parts[1]), platform: parts[0])
     }
 }
@@ -57,7 +60,7 @@ struct GenesisCommand: ParsableCommand {
 
     struct Draft: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the genesis payload for the delegates to sign.",
+            abstract: "Write the genesis payload for the delegates to sign, after every check init will make.",
             discussion: """
                 Example: backstop genesis draft --name "Industry Backstop Fund" --asset BTC:8 --asset ETH:18 --asset USDC:6 \
                 --delegate Binance=d1.pub.pem ... --delegate Kraken=d7.pub.pem --out genesis.json
@@ -85,7 +88,7 @@ struct GenesisCommand: ParsableCommand {
         @Option(help: "How long the delegates have to sign it.")
         var expires: String = "7d"
 
-        @Option(help: ArgumentHelp("Time the expiry counts from (default: now).", visibility: .hidden))
+        @Option(help: ArgumentHelp("Time the expiry counts from (default: now).", visibility: .private))
         var now: String?
 
         @Option(help: "Where to write the payload (must not exist).")
@@ -95,18 +98,27 @@ struct GenesisCommand: ParsableCommand {
             var assets: [(symbol: String, decimals: Int)] = []
             for item in asset {
                 let parts = item.split(separator: ":").map(String.init)
-                guard parts.count == 2, let decimals = Int(parts[1]) else { throw CLIError.badInput("--asset \(item): expected SYMBOL:DECIMALS, such as ETH:18") }
+                guard parts.count == 2, let decimals = Int(parts[1]) else { throw CLIError.badInput("--asset \(SafeText.quoted(item)): expected SYMBOL:DECIMALS, such as ETH:18") }
                 assets.append((parts[0], decimals))
             }
             guard !assets.isEmpty else { throw CLIError.badInput("give at least one --asset SYMBOL:DECIMALS") }
             let delegates = try parseDelegates(delegate)
             guard !delegates.isEmpty else { throw CLIError.badInput("give the delegates with --delegate PLATFORM=PUBLIC-KEY.pem") }
-            let contributionPolicy = try policy.policy(decimals: assets.first { $0.symbol == policy.duesAsset }?.decimals)
-            let payload = Payloads.genesis(
-                expires: try expiry(try parseNow(now), expires), name: name, assets: assets, delegates: delegates,
-                threshold: threshold, petitionThreshold: petitionThreshold, policy: contributionPolicy,
+            let now = try parseNow(self.now)
+            let json = Payloads.genesis(
+                expires: try expiry(now, expires), name: name, assets: assets, delegates: delegates,
+                threshold: threshold, petitionThreshold: petitionThreshold, policy: try policy.policy(assets: assets),
                 releaseDelaySeconds: try parseDuration(policy.releaseDelay, option: "--release-delay"))
-            try writePayload(payload, to: out)
+            // Every check init makes, but the signatures, before anyone signs.
+            let payload: Payload
+            do {
+                payload = try Payload(json, expected: .genesis)
+                _ = try FundState.preview(genesis: payload, at: now)
+            } catch {
+                throw FundError(error.rule, "before anyone signs: \(error.reason). Nothing was written.")
+            }
+            try writePayload(json, to: out)
+            printScreen(Screen(payload, state: nil))
             print("wrote \(out); \(threshold) of the \(delegates.count) delegates sign it (backstop approve), then: backstop init --ledger DIR --genesis \(out) --signature ...")
         }
     }
@@ -116,7 +128,7 @@ struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Start a ledger from a genesis payload signed by enough of its delegates.",
-        discussion: "Example: backstop init --ledger fund/ --genesis genesis.json --signature d1.sig --signature d2.sig --signature d3.sig --signature d4.sig"
+        discussion: "Example: backstop init --ledger fund/ --genesis genesis.json --signature d1.sig d2.sig d3.sig d4.sig (files or folders)"
     )
 
     @OptionGroup var options: LedgerOptions
@@ -124,28 +136,16 @@ struct InitCommand: ParsableCommand {
     @Option(help: "The genesis payload.")
     var genesis: String
 
-    @Option(help: "A delegate's DER signature of the genesis (repeat).")
+    @Option(parsing: .upToNextOption, help: "Delegates' DER signatures of the genesis: files, or folders of .sig files.")
     var signature: [String] = []
 
     @Flag(help: "Print the fund id as JSON.")
     var json = false
 
     func run() throws {
-        let (payload, bytes) = try readPayload(genesis)
-        guard try kind(of: payload, path: genesis) == .genesis else { throw CLIError.badInput("\(genesis) is not a genesis payload") }
-        var candidates: [(name: String, key: PublicKey)] = []
-        for (index, item) in (payload["delegates"]?.arrayValue ?? []).enumerated() {
-            if let der = item["key"]?.stringValue.flatMap(Hex.decode), let key = try? PublicKey(derRepresentation: der) {
-                candidates.append(("delegate-\(index + 1) (\(item["platform"]?.stringValue ?? "?"))", key))
-            }
-        }
-        let intake = ApprovalIntake(message: bytes, signatureFiles: try readSignatures(signature), candidates: candidates)
-        let threshold = Int(payload["threshold"]?.integerValue ?? 0)
-        guard intake.signatures.count >= threshold else {
-            throw FundError(.threshold, "genesis needs \(threshold) distinct delegate approvals, found \(intake.signatures.count) valid\(intake.setAsideSummary); not signed: \(intake.missing.joined(separator: ", "))")
-        }
-        let fund = try Fund.create(at: options.url, genesis: payload, signatures: intake.signatures, time: try options.time())
-        if json { return printJSON(["fundId": .string(Hex.encode(fund.state.fundId)), "ledger": .string(options.ledger)]) }
+        let bytes = try Files.read(genesis, what: "genesis file")
+        let (fund, _) = try Fund.create(at: try options.url(), genesisBytes: bytes, files: try Files.signatures(signature, option: "--signature"), time: try options.time())
+        if json { return printJSON(["ok": true, "fundId": .string(Hex.encode(fund.state.fundId)), "ledger": .string(options.ledger)]) }
         print("created the ledger in \(options.ledger)")
         print("fund id \(Hex.encode(fund.state.fundId))  (give this to auditors: backstop verify --fund-id)")
     }

@@ -7,11 +7,11 @@ import Foundation
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the fund: balances, members and dues, claims, pending releases, delegates.",
+        abstract: "Show the fund: policy, balances, members and their dues, claims, pending releases, delegates.",
         discussion: """
             Example: backstop status --ledger fund/ --json
-            Everything is derived by verifying and replaying the ledger. Dues status is as of now \
-            (or --now). JSON amounts are decimal strings in asset units, such as "4836.26".
+            Everything is derived by verifying and replaying the ledger. Dues are as of now. JSON \
+            amounts are decimal strings in asset units, such as "4836.26".
             """
     )
 
@@ -21,11 +21,10 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let state = try readFund(options)
+        let state = try readFund(try options.url())
         let now = try options.time()
-        let report = statusReport(state, at: now)
         if json {
-            printJSON(report)
+            printJSON(statusReport(state, at: now))
         } else {
             for line in statusLines(state, at: now) { print(line) }
         }
@@ -41,12 +40,29 @@ func memberStatus(_ member: Member, _ state: FundState, at time: Timestamp) -> S
     return state.periodInArrears(member: member.id, at: time) == nil ? "active" : "arrears"
 }
 
+/// What a member owes for the current period: (paid, owed, deadline).
+func currentDues(_ member: Member, _ state: FundState, at time: Timestamp) -> (paid: Amount, owed: Amount, deadline: Timestamp?) {
+    let period = state.period(of: time)
+    return (state.duesPaid[member.id]?[period] ?? .zero, state.policy.dues(size: member.size), state.deadline(ofPeriod: period))
+}
+
 /// The `status --json` object.
 func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
     let dues = state.policy.asset
+    let decimals = state.assets[dues] ?? 0
+    let period = state.period(of: time)
+    func text(_ time: Timestamp?) -> JSONValue { time.map { .string($0.description) } ?? .null }
     return [
         "fundId": .string(Hex.encode(state.fundId)), "name": .string(state.name), "entries": .integer(state.entryCount),
         "head": .string(Hex.encode(state.head)), "lastEntryTime": .string(state.lastTime.description), "asOf": .string(time.description),
+        "policy": [
+            "duesAsset": .string(dues), "ratePerMillion": .integer(state.policy.ratePerMillion),
+            "floor": .string(state.policy.floor.decimalString(decimals: decimals)), "cap": .string(state.policy.cap.decimalString(decimals: decimals)),
+            "periodSeconds": .integer(state.policy.periodSeconds), "graceSeconds": .integer(state.policy.graceSeconds),
+            "releaseDelaySeconds": .integer(state.releaseDelaySeconds), "words": .string(state.policy.words(decimals: decimals)),
+        ],
+        "currentPeriod": ["number": .integer(period), "start": text(state.start(ofPeriod: period)), "end": text(state.start(ofPeriod: period + 1)),
+                          "deadline": text(state.deadline(ofPeriod: period))],
         "balances": .object(state.balances.reduce(into: [:]) { result, item in
             let decimals = state.assets[item.key] ?? 0
             result[item.key] = [
@@ -55,10 +71,13 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
             ]
         }),
         "members": .array(state.members.values.sorted { $0.id < $1.id }.map { member in
-            [
+            let current = currentDues(member, state, at: time)
+            return [
                 "id": .string(member.id), "platform": .string(member.platform), "status": .string(memberStatus(member, state, at: time)),
-                "duesPerPeriod": .string(state.policy.dues(size: member.size).decimalString(decimals: state.assets[dues] ?? 0)),
+                "duesPerPeriod": .string(current.owed.decimalString(decimals: decimals)),
                 "duesAsset": .string(dues), "arrearsSincePeriod": state.periodInArrears(member: member.id, at: time).map { .integer($0) } ?? .null,
+                "currentPeriodPaid": .string(current.paid.decimalString(decimals: decimals)),
+                "currentPeriodDeadline": text(current.deadline),
                 "key": .string(member.key.fingerprint),
             ]
         }),
@@ -72,7 +91,11 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
         }),
         "pendingReleases": .array(state.releases.values.filter { $0.status == .pending }.sorted { $0.id < $1.id }.map { release in
             ["id": .string(release.id), "claim": .string(release.claim), "amounts": amounts(release.totals, state),
-             "approvedAt": .string(release.approvedAt.description), "payableAt": .string(release.payableAt.description)]
+             "approvedAt": .string(release.approvedAt.description), "payableAt": .string(release.payableAt.description),
+             "payouts": .array(release.payouts.map {
+                 ["asset": .string($0.asset), "amount": .string($0.amount.decimalString(decimals: state.assets[$0.asset] ?? 0)),
+                  "payee": .string($0.payee), "destination": .string($0.destination)]
+             })]
         }),
         "delegates": [
             "set": .integer(state.delegateSet), "threshold": .integer(Int64(state.threshold)), "petitionThreshold": .integer(Int64(state.petitionThreshold)),
@@ -81,39 +104,52 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
     ]
 }
 
-/// The `status` text for people.
+/// The `status` text for people. Every string from the ledger is shown escaped.
 func statusLines(_ state: FundState, at time: Timestamp) -> [String] {
-    var lines = ["\(state.name)", "fund id \(Hex.encode(state.fundId))", "\(state.entryCount) entries, head \(Hex.encode(state.head)), last entry \(state.lastTime)", "", "Balances (available / reserved / paid of contributed):"]
+    let period = state.period(of: time)
+    let dues = state.policy.asset
+    var lines = [SafeText.show(state.name), "fund id \(Hex.encode(state.fundId))", "\(state.entryCount) entries, head \(Hex.encode(state.head)), last entry \(state.lastTime)", ""]
+    lines.append("Policy: dues \(state.policy.words(decimals: state.assets[dues])); release delay \(Words.duration(state.releaseDelaySeconds))")
+    if let start = state.start(ofPeriod: period), let end = state.start(ofPeriod: period + 1), let deadline = state.deadline(ofPeriod: period) {
+        lines.append("Dues period \(period): \(Words.time(start)) to \(Words.time(end)); its dues are late after \(Words.time(deadline))")
+    }
+    lines.append("")
+    lines.append("Balances (available / reserved / paid of contributed):")
     for (asset, balance) in state.balances.sorted(by: { $0.key < $1.key }) {
-        lines.append("  \(asset.padding(toLength: 6, withPad: " ", startingAt: 0)) \(display(balance.available, asset, state)) available, \(display(balance.reserved, asset, state)) reserved, \(display(balance.paid, asset, state)) paid of \(display(balance.contributed, asset, state))")
+        lines.append("  \(asset.padding(toLength: 6, withPad: " ", startingAt: 0)) \(state.show(balance.available, asset)) available, \(state.show(balance.reserved, asset)) reserved, \(state.show(balance.paid, asset)) paid of \(state.show(balance.contributed, asset))")
     }
     lines.append("")
     lines.append("Members (dues as of \(time)):")
     for member in state.members.values.sorted(by: { $0.id < $1.id }) {
         let status = memberStatus(member, state, at: time)
         let arrears = state.periodInArrears(member: member.id, at: time).map { " since period \($0)" } ?? ""
-        lines.append("  \(member.id) (\(member.platform)): \(status)\(arrears), dues \(display(state.policy.dues(size: member.size), state.policy.asset, state)) per period")
+        let current = currentDues(member, state, at: time)
+        let deadline = current.deadline.map { ", due by \(Words.time($0))" } ?? ""
+        lines.append("  \(member.id) (\(SafeText.show(member.platform))): \(status)\(arrears); period \(period): paid \(state.show(current.paid, dues)) of \(state.show(current.owed, dues))\(deadline)")
     }
     lines.append("")
     lines.append("Claims:")
     for claim in state.claims.values.sorted(by: { $0.seq < $1.seq }) {
         let by = claim.member.map { "member \($0)" } ?? "petition of \(claim.petitioners) users"
-        lines.append("  \(claim.id) [\(claim.status.rawValue)] \(claim.platform), \(claim.accounts) accounts, filed by \(by)")
+        lines.append("  \(claim.id) [\(claim.status.rawValue)] \(SafeText.show(claim.platform)), \(claim.accounts) accounts, filed by \(by)")
         for asset in claim.losses.keys.sorted() {
-            lines.append("    \(asset): claimed \(display(claim.losses[asset]!, asset, state)), released \(display(claim.committed[asset] ?? .zero, asset, state)) (paid \(display(claim.paid[asset] ?? .zero, asset, state))), remaining \(display(claim.remaining[asset]!, asset, state))")
+            lines.append("    \(asset): claimed \(state.show(claim.losses[asset]!, asset)), released \(state.show(claim.committed[asset] ?? .zero, asset)) (paid \(state.show(claim.paid[asset] ?? .zero, asset))), remaining \(state.show(claim.remaining[asset]!, asset))")
         }
     }
     let pending = state.releases.values.filter { $0.status == .pending }.sorted { $0.id < $1.id }
     lines.append("")
     lines.append("Pending releases:\(pending.isEmpty ? " none" : "")")
     for release in pending {
-        let totals = release.totals.sorted { $0.key < $1.key }.map { display($0.value, $0.key, state) }.joined(separator: ", ")
+        let totals = release.totals.sorted { $0.key < $1.key }.map { state.show($0.value, $0.key) }.joined(separator: ", ")
         lines.append("  \(release.id) for claim \(release.claim): \(totals), payable from \(release.payableAt)")
+        for payout in release.payouts {
+            lines.append("    pays \(state.show(payout.amount, payout.asset)) to \(SafeText.show(payout.payee)) at \(payout.destination)")
+        }
     }
     lines.append("")
     lines.append("Delegates (set v\(state.delegateSet), \(state.threshold) of \(state.delegates.count) to release; petitions need \(state.petitionThreshold)):")
     for (index, delegate) in state.delegates.enumerated() {
-        lines.append("  delegate-\(index + 1) \(delegate.platform) \(delegate.key.fingerprint)")
+        lines.append("  delegate-\(index + 1) \(SafeText.show(delegate.platform)) \(delegate.key.fingerprint)")
     }
     return lines
 }
@@ -121,8 +157,13 @@ func statusLines(_ state: FundState, at time: Timestamp) -> [String] {
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "List the ledger's entries.",
-        discussion: "Example: backstop log --ledger fund/ --kind release --json"
+        abstract: "List the ledger's entries, each verified, and what each one did.",
+        discussion: """
+            Example: backstop log --ledger fund/ --kind release
+            Each entry is listed only after its chain link, canonical form, signatures and rules \
+            were checked; at the first entry that fails, the listing stops with exit 1. \
+            --no-verify skips the signature checks (the listing says so on its first line).
+            """
     )
 
     @OptionGroup var options: LedgerOptions
@@ -133,23 +174,39 @@ struct LogCommand: ParsableCommand {
     @Option(help: "Only entries of this kind.")
     var kind: String?
 
-    @Flag(help: "One JSON object per line: seq, time, kind, hash, signers, body.")
+    @Flag(help: "Do not check signatures (faster; says so).")
+    var noVerify = false
+
+    @Flag(help: "One JSON object per line: seq, time, kind, hash, summary, signers, verified, body.")
     var json = false
 
     func run() throws {
-        let file = options.url.appendingPathComponent(LedgerStore.ledgerFileName)
-        guard FileManager.default.fileExists(atPath: file.path) else { throw CLIError.badInput("no ledger in \(options.ledger)") }
+        let file = try options.url().appendingPathComponent(LedgerStore.ledgerFileName)
+        guard FileManager.default.fileExists(atPath: file.path) else { throw CLIError.badInput("no ledger in \(SafeText.escape(options.ledger))") }
         if let kind, EntryKind(rawValue: kind) == nil {
-            throw CLIError.badInput("--kind \(kind): one of \(EntryKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            let kinds = EntryKind.allCases.map(\.rawValue)
+            throw CLIError.badInput("--kind \(SafeText.quoted(kind))\(Identifiers.didYouMean(kind, among: kinds)): one of \(kinds.joined(separator: ", "))")
         }
-        _ = try LedgerScan.scan(file: file, verifySignatures: false) { entry, hash in
+        if noVerify && !json { print("NOT VERIFIED: signatures were not checked (--no-verify); chain and rules were") }
+        func show(_ entry: Entry, _ hash: [UInt8], _ summary: String) {
             guard entry.seq >= from, kind == nil || entry.kind == kind else { return }
-            let signers = entry.signatures.map { $0.publicKey.fingerprint }
             if json {
                 printJSON(["seq": .integer(entry.seq), "time": .string(entry.time.description), "kind": .string(entry.kind),
-                           "hash": .string(Hex.encode(hash)), "signers": .array(signers.map { .string($0) }), "body": entry.body])
+                           "hash": .string(Hex.encode(hash)), "summary": .string(summary), "verified": .bool(!noVerify),
+                           "signers": .array(entry.signatures.map { .string($0.publicKey.fingerprint) }), "body": entry.body])
             } else {
-                print("\(entry.seq)  \(entry.time)  \(entry.kind.padding(toLength: 13, withPad: " ", startingAt: 0)) id \(entry.body["id"]?.stringValue ?? "?")  \(signers.count) signature(s)  \(Hex.encode(hash).prefix(16))")
+                print("\(entry.seq)  \(entry.time)  \(entry.kind.padding(toLength: 13, withPad: " ", startingAt: 0)) \(summary)")
+            }
+        }
+        var state: FundState? = nil
+        _ = try LedgerScan.scan(file: file, verifySignatures: !noVerify) { entry, hash in
+            if let before = state {
+                let summary = before.summary(of: entry)
+                try state!.apply(entry, hash: hash)
+                show(entry, hash, summary)
+            } else {
+                state = try FundState(genesis: entry, hash: hash)
+                show(entry, hash, "fund \(SafeText.show(state!.name)) created: \(state!.assets.keys.sorted().joined(separator: ", ")); \(state!.threshold) of \(state!.delegates.count) delegates")
             }
         }
     }

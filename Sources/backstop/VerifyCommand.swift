@@ -25,9 +25,9 @@ struct VerifyCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let file = URL(fileURLWithPath: ledger).appendingPathComponent(LedgerStore.ledgerFileName)
+        let file = try ledgerFolder(ledger).appendingPathComponent(LedgerStore.ledgerFileName)
         guard FileManager.default.fileExists(atPath: file.path) else {
-            throw CLIError.badInput("no ledger in \(ledger) (\(LedgerStore.ledgerFileName) is missing)")
+            throw CLIError.badInput("no ledger in \(SafeText.escape(ledger)) (\(LedgerStore.ledgerFileName) is missing)")
         }
         if let fundId, Hex.decode(fundId)?.count != 32 {
             throw CLIError.badInput("--fund-id must be 64 lowercase hex digits")
@@ -35,6 +35,7 @@ struct VerifyCommand: ParsableCommand {
         let started = Date()
         var result: LedgerScanResult? = nil
         var failure: LedgerError? = nil
+        var rule: String? = nil
         let progress = Progress(enabled: !json && isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
         do {
             result = try Fund.verify(file: file, progress: progress.update).1
@@ -42,6 +43,7 @@ struct VerifyCommand: ParsableCommand {
             failure = error
         } catch let error as FundError {
             failure = LedgerError(.corrupt, seq: error.seq, "the rules refuse it: \(error.reason) [rule \(error.rule.rawValue)]")
+            rule = error.rule.rawValue
         }
         progress.finish()
         if failure == nil, let fundId, let actual = result?.fundId, Hex.encode(actual) != fundId {
@@ -57,10 +59,11 @@ struct VerifyCommand: ParsableCommand {
                 summary["tornTailBytes"] = .integer(Int64(result.tornTail?.byteCount ?? 0))
             }
             if let failure {
-                summary["error"] = ["seq": failure.seq.map { .integer($0) } ?? .null, "reason": .string(failure.reason)]
+                summary["error"] = ["code": "corrupt", "rule": rule.map { .string($0) } ?? .null,
+                                    "seq": failure.seq.map { .integer($0) } ?? .null, "message": .string(failure.reason)]
             }
             print(String(decoding: Canonical.encode(.object(summary)), as: UTF8.self))
-        } else if let result {
+        } else if let result, failure == nil {
             print("intact: \(result.entryCount) entries, head \(result.head.map { Hex.encode($0.hash) } ?? "none")")
             print("fund id \(result.fundId.map { Hex.encode($0) } ?? "none")")
             if let tail = result.tornTail {
@@ -70,6 +73,7 @@ struct VerifyCommand: ParsableCommand {
             FileHandle.standardError.write(Data("verified in \(String(format: "%.2f", elapsedSeconds)) s (\(rate) entries per second)\n".utf8))
         }
         if let failure {
+            // The JSON summary above already carries the error.
             if json { throw ExitCode(1) }
             throw CLIError.refused("NOT intact: \(failure)")
         }

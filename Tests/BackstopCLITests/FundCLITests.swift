@@ -18,7 +18,7 @@ struct FundCLITests {
         #expect(demo.stdout.contains("is in arrears"))
         #expect(demo.stdout.contains("claim filed by a petition of 100 distinct petitioners"))
         #expect(demo.stdout.contains("openssl dgst -sha256 -sign"))
-        #expect(demo.stdout.contains("intact: 19 entries"))
+        #expect(demo.stdout.contains("intact: 20 entries"))
         return (directory, ledger)
     }
 
@@ -27,7 +27,7 @@ struct FundCLITests {
         let (directory, ledger) = try demoLedger()
         defer { try? FileManager.default.removeItem(at: directory) }
         let verify = try backstop("verify", "--ledger", ledger, "--json")
-        #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":19"#))
+        #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":20"#))
         let fundId = try #require(verify.stdout.split(separator: "\"").drop { $0 != "fundId" }.dropFirst(2).first.map(String.init))
         #expect(try backstop("verify", "--ledger", ledger, "--fund-id", fundId).status == 0)
         let otherFund = try backstop("verify", "--ledger", ledger, "--fund-id", String(repeating: "0", count: 64))
@@ -86,11 +86,11 @@ struct FundCLITests {
             (base + ["--asset", "USDC", "--amount", "12.3456789"], 2, "7 decimals, but the asset has 6"),
             (base + ["--asset", "USDC", "--amount=-5"], 2, "negative"),
             (base + ["--asset", "USDC", "--amount", "0"], 2, "more than zero"),
-            (base + ["--asset", "DOGE", "--amount", "1"], 2, "unknown asset DOGE"),
-            (["contribute", "--ledger", ledger, "--member", "nobody", "--key", key, "--asset", "USDC", "--amount", "1"], 2, "unknown member nobody"),
+            (base + ["--asset", "DOGE", "--amount", "1"], 2, "unknown asset \"DOGE\""),
+            (["contribute", "--ledger", ledger, "--member", "nobody", "--key", key, "--asset", "USDC", "--amount", "1"], 2, "unknown member \"nobody\""),
             (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/wallet-b.pub.pem", "--asset", "USDC", "--amount", "1"], 2, "PUBLIC KEY"),
             (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "/nonexistent.pem", "--asset", "USDC", "--amount", "1"], 2, "does not exist"),
-            (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/exchange-a.key.pem", "--asset", "USDC", "--amount", "1", "--now", "2022-01-22T00:00:00Z"], 1, "exactly one signature, by member wallet-b"),
+            (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/exchange-a.key.pem", "--asset", "USDC", "--amount", "1", "--now", "2022-01-22T00:00:00Z"], 1, "it is not member wallet-b's key"),
             (base + ["--asset", "USDC", "--amount", "1", "--id", "wallet-b-dues-0"], 1, "already used"),
             (["contribute", "--ledger", ledger, "--member", "wallet-b"], 2, "Missing expected argument"),
             (["status", "--ledger", directory.appendingPathComponent("none").path], 2, "no ledger"),
@@ -113,18 +113,20 @@ struct FundCLITests {
         let propose = try backstop("propose", "release", "--ledger", ledger, "--now", now, "--claim", "broker-c-petition", "--pay", "USDC=20000@0xbroker-users", "--id", "r2", "--out", path("r2.json"))
         #expect(propose.status == 0, "\(propose.stderr)")
         let inspect = try backstop("inspect", path("r2.json"), "--ledger", ledger)
-        #expect(inspect.stdout.contains("pay:          20000 USDC") && inspect.stdout.contains("canonical"))
+        #expect(inspect.stdout.contains("payout 1:      20,000 USDC") && inspect.stdout.contains("destination: 0xbroker-users") && inspect.stdout.contains("canonical"))
         var signatures: [String] = []
         for number in 1...2 {
-            let approve = try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("r2.json"), "--out", path("d\(number).sig"))
-            #expect(approve.status == 0 && approve.stdout.contains("purpose:      backstop/v1/release"))
+            let approve = try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("r2.json"), "--out", path("d\(number).sig"), "--now", now)
+            #expect(approve.status == 0 && approve.stdout.contains("purpose:       release (backstop/v1/release)"), "\(approve.stderr)")
+            #expect(approve.stdout.contains("payout 1:      20,000 USDC") && approve.stdout.contains("you sign as:   delegate-\(number) ("))
             signatures.append(path("d\(number).sig"))
         }
         #expect(try openssl("dgst", "-sha256", "-sign", "\(Self.keys)/delegate-7.key.pem", "-out", path("d7.sig"), path("r2.json")).status == 0)
         signatures.append(path("d7.sig"))
         let short = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", now, "--proposal", path("r2.json")] + signatures.flatMap { ["--signature", $0] } + ["--signature", path("d1.sig")])
         #expect(short.status == 1)
-        #expect(short.stderr.contains("found 3 valid (1 duplicate of delegate-1 (Binance))"), "\(short.stderr)")
+        #expect(short.stderr.contains("found 3 valid; signed: delegate-1 (Binance), delegate-2 (Coinbase), delegate-7 (Bitfinex)"), "\(short.stderr)")
+        #expect(short.stderr.contains("set aside: \(path("d1.sig")): duplicate: delegate-1 (Binance) already signed"), "\(short.stderr)")
         #expect(short.stderr.contains("not signed: delegate-3 (Kraken)"))
         #expect(try openssl("dgst", "-sha256", "-sign", "\(Self.keys)/delegate-6.key.pem", "-out", path("d6.sig"), path("r2.json")).status == 0)
         let ok = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", now, "--proposal", path("r2.json")] + (signatures + [path("d6.sig")]).flatMap { ["--signature", $0] })
@@ -132,7 +134,7 @@ struct FundCLITests {
 
         #expect(try backstop("propose", "settle", "--ledger", ledger, "--now", now, "--release", "r2", "--reference", "tx", "--out", path("s.json")).status == 0)
         for number in 1...4 {
-            #expect(try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("s.json"), "--out", path("s\(number).sig")).status == 0)
+            #expect(try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("s.json"), "--out", path("s\(number).sig"), "--now", now).status == 0)
         }
         let settleArguments = (1...4).flatMap { ["--signature", path("s\($0).sig")] }
         let early = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", "2022-01-22T23:59:59Z", "--proposal", path("s.json")] + settleArguments)

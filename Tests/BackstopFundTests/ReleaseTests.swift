@@ -36,7 +36,8 @@ struct ReleaseTests {
         for extra in [three[1], try f.delegates[1].signature(for: bytes).derRepresentation, highS.derRepresentation] {
             let error = refusal { try f.fund.submit(.release, payloadBytes: bytes, signatureFiles: three + [extra], time: f.now) }
             #expect(error?.rule == .threshold)
-            #expect(error?.reason.contains("found 3 valid (1 duplicate of delegate-2 (platform-2))") == true, "\(error?.reason ?? "")")
+            #expect(error?.reason.contains("found 3 valid; signed: delegate-1 (platform-1), delegate-2 (platform-2), delegate-3 (platform-3)") == true, "\(error?.reason ?? "")")
+            #expect(error?.reason.contains("set aside: signature 4: duplicate: delegate-2 (platform-2) already signed") == true, "\(error?.reason ?? "")")
         }
         #expect(try Data(contentsOf: f.directory.appendingPathComponent("ledger.jsonl")) == before)
         // With a fourth distinct delegate it goes through, duplicates set aside.
@@ -56,7 +57,10 @@ struct ReleaseTests {
             + [try stranger.signature(for: bytes).derRepresentation, try f.delegates[3].signature(for: other).derRepresentation, [0x30, 0x00]]
         let error = refusal { try f.fund.submit(.release, payloadBytes: bytes, signatureFiles: files, time: f.now) }
         #expect(error?.rule == .threshold)
-        #expect(error?.reason.contains("found 3 valid (2 signers not a delegate or not over this payload, 1 not a DER ECDSA signature)") == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains("found 3 valid") == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains("signature 4: verifies for no delegate over this payload") == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains("signature 5: verifies for no delegate over this payload") == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains("signature 6: not a DER ECDSA signature") == true, "\(error?.reason ?? "")")
         #expect(error?.reason.contains("not signed: delegate-4 (platform-4)") == true)
         // A stored entry with a stranger's signature is refused by the rules themselves.
         let signed = try Payloads.sign(payload, with: Array(f.delegates.prefix(4)) + [stranger])
@@ -166,10 +170,10 @@ struct ReleaseTests {
         let payload = Payloads.make(.rotate, for: f.state, expires: f.expiry, fields: fields)
         // Only old delegates 5, 6, 7 (not in the new set) plus 1: 4 of the old, 1 of the new.
         let onlyOld = refusal { try f.fund.submit(.rotate, payload: payload, signatures: try Payloads.sign(payload, with: [f.delegates[0], f.delegates[4], f.delegates[5], f.delegates[6]]), time: f.now) }
-        #expect(onlyOld?.rule == .threshold && onlyOld?.reason.contains("new set v2") == true)
+        #expect(onlyOld?.rule == .threshold && onlyOld?.reason.contains("needs 4 distinct approvals of the new delegate set v2 as well, found 1") == true)
         // Only the new set's newcomers plus one shared delegate: 4 of the new, 1 of the old.
         let onlyNew = refusal { try f.fund.submit(.rotate, payload: payload, signatures: try Payloads.sign(payload, with: newcomers + [f.delegates[0]]), time: f.now) }
-        #expect(onlyNew?.rule == .threshold && onlyNew?.reason.contains("current set") == true)
+        #expect(onlyNew?.rule == .threshold && onlyNew?.reason.contains("needs 4 distinct delegate approvals for delegate set v1, found 1") == true)
         // Both: old 0...3 are in both sets, so four signatures satisfy both thresholds.
         try f.fund.submit(.rotate, payload: payload, signatures: try Payloads.sign(payload, with: Array(f.delegates.prefix(4))), time: f.now)
         #expect(f.state.delegateSet == 2 && f.state.delegates.count == 7)

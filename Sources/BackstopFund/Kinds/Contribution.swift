@@ -1,0 +1,74 @@
+import BackstopLedger
+
+/// Money a member paid into the fund. Signed by the member's key alone.
+public struct ContributionPayload: KindRules {
+    /// The kind.
+    public static let kind = EntryKind.contribution
+    /// The member paying.
+    public let member: String
+    /// The asset paid.
+    public let asset: String
+    /// How much, in minor units.
+    public let amount: Amount
+    /// The dues period it pays (counted from the genesis time); not after the current one.
+    public let period: Int64
+    /// External reference, such as the on-chain transaction id.
+    public let reference: String
+
+    /// A contribution.
+    public init(member: String, asset: String, amount: Amount, period: Int64, reference: String) {
+        self.member = member
+        self.asset = asset
+        self.amount = amount
+        self.period = period
+        self.reference = reference
+    }
+
+    init(reading r: inout FieldReader) throws(FundError) {
+        member = try r.identifier("member")
+        asset = try r.assetSymbol("asset")
+        amount = try r.amount("amount")
+        period = try r.integer("period", in: 0...JSONValue.maximumInteger)
+        reference = try r.text("reference", maxBytes: 256)
+    }
+
+    /// The fields as the payload writes them.
+    public var fields: [String: JSONValue] {
+        ["member": .string(member), "asset": .string(asset), "amount": .string(amount.description), "period": .integer(period), "reference": .string(reference)]
+    }
+
+    func assetsNamed(in state: FundState) -> [String] { [asset] }
+
+    func describe(_ screen: inout Screen) {
+        screen.line("member", member)
+        screen.line("amount", screen.amount(amount, asset))
+        if let state = screen.state, let start = state.start(ofPeriod: period), let end = state.start(ofPeriod: period + 1) {
+            screen.line("period", "\(period), \(Words.time(start)) to \(Words.time(end))")
+        } else {
+            screen.line("period", "\(period)")
+        }
+        screen.text("reference", reference)
+    }
+
+    func summary(in state: FundState, _ entry: RuleContext) -> String {
+        "\(member) contributed \(state.show(amount, asset)) for period \(period), ref \(SafeText.show(reference))"
+    }
+
+    func signers(in state: FundState) throws(FundError) -> SignerPolicy {
+        let current = try state.requireMember(member)
+        return SignerPolicy(action: "a contribution", groups: [SignerGroup(role: .member(member), keys: [NamedKey(name: "member \(member)", key: current.key)], threshold: 1)])
+    }
+
+    func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
+        _ = try state.requireAsset(asset, "contribution")
+        let current = state.period(of: entry.time)
+        guard period <= current else { throw FundError(.invalidParameter, "contribution for period \(period), but the current period is \(current)") }
+    }
+
+    func apply(to state: inout FundState, _ entry: RuleContext) {
+        state.balances[asset]!.contributed = state.balances[asset]!.contributed + amount
+        if asset == state.policy.asset {
+            state.duesPaid[member, default: [:]][period, default: .zero] = (state.duesPaid[member]?[period] ?? .zero) + amount
+        }
+    }
+}

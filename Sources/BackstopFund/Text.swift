@@ -1,0 +1,262 @@
+import BackstopLedger
+
+/// What a string in a payload may hold.
+///
+/// The rules refuse a payload if any of its strings (values and keys, at any depth) holds a
+/// code point from ``forbiddenRanges``: control characters, bidirectional overrides and
+/// isolates, invisible and zero-width characters, spaces other than U+0020, private-use
+/// code points and noncharacters. The list is fixed and written out here and in
+/// `Docs/RULES.md`, instead of being derived from a Unicode database, so that every
+/// implementation of the rules, in any language and with any Unicode version, refuses the
+/// same payloads.
+public enum TextRules {
+    /// The code points no payload string may contain.
+    public static let forbiddenRanges: [ClosedRange<UInt32>] = [
+        0x0000...0x001F,    // C0 controls, including TAB, LF, CR and ESC
+        0x007F...0x009F,    // DEL and the C1 controls (CSI 0x9B among them)
+        0x00A0...0x00A0,    // NO-BREAK SPACE
+        0x00AD...0x00AD,    // SOFT HYPHEN
+        0x034F...0x034F,    // COMBINING GRAPHEME JOINER
+        0x061C...0x061C,    // ARABIC LETTER MARK
+        0x115F...0x1160,    // Hangul fillers
+        0x1680...0x1680,    // OGHAM SPACE MARK
+        0x17B4...0x17B5,    // Khmer invisible vowels
+        0x180B...0x180F,    // Mongolian variation selectors and vowel separator
+        0x2000...0x200F,    // spaces, ZERO WIDTH SPACE/(NON-)JOINER, LRM, RLM
+        0x2028...0x202F,    // LINE/PARAGRAPH SEPARATOR, LRE RLE PDF LRO RLO, NARROW NO-BREAK SPACE
+        0x205F...0x206F,    // MEDIUM MATHEMATICAL SPACE, WORD JOINER, invisible operators, LRI RLI FSI PDI
+        0x3000...0x3000,    // IDEOGRAPHIC SPACE
+        0x3164...0x3164,    // HANGUL FILLER
+        0xD800...0xDFFF,    // surrogates (not scalars; listed for completeness)
+        0xE000...0xF8FF,    // private use
+        0xFDD0...0xFDEF,    // noncharacters
+        0xFE00...0xFE0F,    // variation selectors
+        0xFEFF...0xFEFF,    // ZERO WIDTH NO-BREAK SPACE (byte order mark)
+        0xFFA0...0xFFA0,    // HALFWIDTH HANGUL FILLER
+        0xFFF0...0xFFFB,    // unassigned specials and interlinear annotation controls
+        0x1D173...0x1D17A,  // musical symbol format controls
+        0xE0000...0xE0FFF,  // tag characters and supplementary variation selectors
+        0xF0000...0x10FFFF, // supplementary private use planes
+    ]
+
+    /// True when `scalar` may not appear in a payload: in ``forbiddenRanges``, or a
+    /// noncharacter U+xFFFE or U+xFFFF of any plane.
+    public static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        if value & 0xFFFE == 0xFFFE { return true }
+        // Most strings are ASCII: answer those without searching the list.
+        if value >= 0x20 && value < 0x7F { return false }
+        return forbiddenRanges.contains { $0.contains(value) }
+    }
+
+    /// The first forbidden scalar in `text` and its position (0-based, in scalars), or nil.
+    public static func firstForbidden(in text: String) -> (scalar: Unicode.Scalar, position: Int)? {
+        for (position, scalar) in text.unicodeScalars.enumerated() where isForbidden(scalar) {
+            return (scalar, position)
+        }
+        return nil
+    }
+
+    /// Refuses `value` if any string in it, key or value, holds a forbidden code point.
+    static func check(_ value: JSONValue, path: String) throws(FundError) {
+        switch value {
+        case .string(let text):
+            try checkString(text, path: path)
+        case .array(let elements):
+            for (index, element) in elements.enumerated() { try check(element, path: "\(path)[\(index)]") }
+        case .object(let members):
+            for key in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                try checkString(key, path: "\(path) key \(SafeText.quoted(key))")
+                try check(members[key]!, path: path.isEmpty ? key : "\(path).\(key)")
+            }
+        case .null, .bool, .integer:
+            return
+        }
+    }
+
+    private static func checkString(_ text: String, path: String) throws(FundError) {
+        if let (scalar, position) = firstForbidden(in: text) {
+            throw FundError(.forbiddenCharacter, "\(path.isEmpty ? "payload" : "field \(path)") holds \(SafeText.name(of: scalar)) at character \(position + 1); payload strings may not contain control, invisible or bidirectional-override characters")
+        }
+    }
+}
+
+/// Identifier spellings: ASCII only, so that two identifiers are equal exactly when their
+/// bytes are (Swift's `String ==` treats canonically equivalent strings as equal, which
+/// would let U+212A KELVIN SIGN pass for `K`).
+public enum Identifiers {
+    /// Member ids, payload ids, claim and release ids: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+    public static func isIdentifier(_ text: String) -> Bool {
+        let bytes = text.utf8
+        return (1...64).contains(bytes.count) && bytes.allSatisfy { isAlphanumeric($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }
+    }
+
+    /// Asset symbols: 1 to 12 of `A-Z 0-9`.
+    public static func isAssetSymbol(_ text: String) -> Bool {
+        let bytes = text.utf8
+        return (1...12).contains(bytes.count) && bytes.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }
+    }
+
+    /// Destinations (addresses, accounts): 1 to 200 visible ASCII characters, no space.
+    public static func isDestination(_ text: String) -> Bool {
+        let bytes = text.utf8
+        return (1...200).contains(bytes.count) && bytes.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
+    }
+
+    /// References (transaction ids, payout references): 1 to `maxBytes` printable ASCII
+    /// characters, spaces allowed.
+    public static func isReference(_ text: String, maxBytes: Int) -> Bool {
+        let bytes = text.utf8
+        return (1...maxBytes).contains(bytes.count) && bytes.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }
+    }
+
+    /// Byte-wise equality, for anything that is not known to be ASCII.
+    public static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+    }
+
+    /// Up to three of `candidates` close to `text` (same letters ignoring case, or at most
+    /// two edits apart), for "did you mean" hints.
+    public static func suggestions(for text: String, among candidates: [String]) -> [String] {
+        let lowered = Array(text.lowercased().utf8)
+        let scored = candidates.compactMap { candidate -> (String, Int)? in
+            let distance = editDistance(lowered, Array(candidate.lowercased().utf8))
+            return distance <= max(1, min(2, lowered.count / 3)) ? (candidate, distance) : nil
+        }
+        return scored.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }.prefix(3).map(\.0)
+    }
+
+    /// " (did you mean X?)", or "" when nothing is close.
+    public static func didYouMean(_ text: String, among candidates: [String]) -> String {
+        let close = suggestions(for: text, among: candidates)
+        return close.isEmpty ? "" : " (did you mean \(close.joined(separator: " or "))?)"
+    }
+
+    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + [Int](repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}
+
+/// Strings shown to a person: nothing invisible, nothing that moves the cursor or reorders
+/// the line, and nothing that can pass for something else without a note saying so.
+///
+/// ``escape(_:)`` keeps printable ASCII (except `\`, written `\\`) and visible non-ASCII
+/// letters, digits, punctuation and symbols, and writes every other scalar as `\u{XXXX}`:
+/// controls, format and invisible characters, separators, spaces other than U+0020,
+/// combining marks, private-use, unassigned and forbidden code points, and right-to-left
+/// letters (which make a terminal reorder the text around them). The result is one line,
+/// and it can be read back to the original string exactly (``unescape(_:)``).
+public enum SafeText {
+    /// `text` with every scalar that could mislead written as `\u{XXXX}`.
+    public static func escape(_ text: String) -> String {
+        var output = ""
+        output.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            if scalar == "\\" {
+                output += "\\\\"
+            } else if needsEscape(scalar) {
+                output += "\\u{" + hex(scalar.value) + "}"
+            } else {
+                output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+
+    /// `text` with every scalar that ``needsEscape(_:)`` written as `\u{XXXX}` and
+    /// backslashes left alone: a last guard for messages that may already hold escapes.
+    public static func sanitize(_ text: String) -> String {
+        var output = ""
+        for scalar in text.unicodeScalars {
+            if scalar != "\\" && needsEscape(scalar) { output += "\\u{" + hex(scalar.value) + "}" } else { output.unicodeScalars.append(scalar) }
+        }
+        return output
+    }
+
+    /// The inverse of ``escape(_:)``; nil for text that `escape` cannot have produced.
+    public static func unescape(_ text: String) -> String? {
+        var output = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars.makeIterator()
+        while let scalar = scalars.next() {
+            guard scalar == "\\" else { output.append(scalar); continue }
+            switch scalars.next() {
+            case "\\": output.append("\\")
+            case "u":
+                guard scalars.next() == "{" else { return nil }
+                var digits = ""
+                while let next = scalars.next(), next != "}" { digits.unicodeScalars.append(next) }
+                guard let value = UInt32(digits, radix: 16), let decoded = Unicode.Scalar(value) else { return nil }
+                output.append(decoded)
+            default: return nil
+            }
+        }
+        return String(output)
+    }
+
+    /// True when ``escape(_:)`` writes `scalar` as `\u{XXXX}`.
+    public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        if value >= 0x20 && value < 0x7F { return false }
+        if value < 0x80 || TextRules.isForbidden(scalar) || isRightToLeft(value) { return true }
+        let properties = scalar.properties
+        if properties.isDefaultIgnorableCodePoint || properties.isVariationSelector || properties.isNoncharacterCodePoint { return true }
+        switch properties.generalCategory {
+        case .control, .format, .surrogate, .privateUse, .unassigned, .lineSeparator, .paragraphSeparator, .spaceSeparator,
+             .nonspacingMark, .spacingMark, .enclosingMark:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// A note naming the non-ASCII characters `text` shows as themselves (so that a
+    /// Cyrillic "А" cannot pass for a Latin "A" unnoticed), or nil when there are none.
+    public static func note(_ text: String) -> String? {
+        var seen: [Unicode.Scalar] = []
+        for scalar in text.unicodeScalars where scalar.value >= 0x80 && !needsEscape(scalar) && !seen.contains(scalar) {
+            seen.append(scalar)
+        }
+        guard !seen.isEmpty else { return nil }
+        let named = seen.prefix(3).map(name(of:)).joined(separator: ", ")
+        return "non-ASCII: " + named + (seen.count > 3 ? " and \(seen.count - 3) more" : "")
+    }
+
+    /// ``escape(_:)`` followed by the ``note(_:)``, if any, in brackets.
+    public static func show(_ text: String) -> String {
+        let escaped = escape(text)
+        return note(text).map { "\(escaped)  [\($0)]" } ?? escaped
+    }
+
+    /// `text` escaped and in double quotes, for error messages.
+    public static func quoted(_ text: String) -> String { "\"" + escape(text) + "\"" }
+
+    /// "U+202E RIGHT-TO-LEFT OVERRIDE".
+    public static func name(of scalar: Unicode.Scalar) -> String {
+        let code = "U+" + hex(scalar.value)
+        guard let name = scalar.properties.name ?? scalar.properties.nameAlias else { return code }
+        return "\(code) \(name)"
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// Hebrew, Arabic, Syriac, Thaana, NKo and the other right-to-left blocks.
+    private static func isRightToLeft(_ value: UInt32) -> Bool {
+        (0x0590...0x08FF).contains(value) || (0xFB1D...0xFDFF).contains(value) || (0xFE70...0xFEFF).contains(value)
+            || (0x10800...0x10FFF).contains(value) || (0x1E800...0x1EFFF).contains(value)
+    }
+}
