@@ -47,6 +47,6 @@ let package = Package(
         .testTarget(name: "BackstopCryptoTests", dependencies: ["BackstopCrypto", "BackstopTestSupport"]),
         .testTarget(name: "BackstopLedgerTests", dependencies: ["BackstopLedger", "BackstopTestSupport", "backstop-torture"]),
         .testTarget(name: "BackstopFundTests", dependencies: ["BackstopFund", "BackstopTestSupport"]),
-        .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopTestSupport", "backstop"]),
+        .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop"]),
     ]
 )

@@ -5,7 +5,10 @@ import BackstopLedger
 /// The rules refuse a payload if any of its strings (values and keys, at any depth) holds a
 /// code point from ``forbiddenRanges``: control characters, bidirectional overrides and
 /// isolates, invisible and zero-width characters, spaces other than U+0020, private-use
-/// code points and noncharacters. The list is fixed and written out here and in
+/// code points and noncharacters, and the canonical singletons (marked "singleton"): code
+/// points whose canonical decomposition is one other code point, which they look exactly
+/// like (U+212A KELVIN SIGN is `K`), so that two strings that look the same and are
+/// canonically equivalent cannot differ in this way. The list is fixed and written out here and in
 /// `Docs/RULES.md`, instead of being derived from a Unicode database, so that every
 /// implementation of the rules, in any language and with any Unicode version, refuses the
 /// same payloads.
@@ -16,25 +19,39 @@ public enum TextRules {
         0x007F...0x009F,    // DEL and the C1 controls (CSI 0x9B among them)
         0x00A0...0x00A0,    // NO-BREAK SPACE
         0x00AD...0x00AD,    // SOFT HYPHEN
+        0x0340...0x0341,    // singleton: COMBINING GRAVE/ACUTE TONE MARK
+        0x0343...0x0343,    // singleton: COMBINING GREEK KORONIS
         0x034F...0x034F,    // COMBINING GRAPHEME JOINER
+        0x0374...0x0374,    // singleton: GREEK NUMERAL SIGN
+        0x037E...0x037E,    // singleton: GREEK QUESTION MARK (is ";")
+        0x0387...0x0387,    // singleton: GREEK ANO TELEIA
         0x061C...0x061C,    // ARABIC LETTER MARK
         0x115F...0x1160,    // Hangul fillers
         0x1680...0x1680,    // OGHAM SPACE MARK
         0x17B4...0x17B5,    // Khmer invisible vowels
         0x180B...0x180F,    // Mongolian variation selectors and vowel separator
+        0x1F71...0x1F71, 0x1F73...0x1F73, 0x1F75...0x1F75, 0x1F77...0x1F77, 0x1F79...0x1F79, 0x1F7B...0x1F7B,
+        0x1F7D...0x1F7D, 0x1FBB...0x1FBB, 0x1FBE...0x1FBE, 0x1FC9...0x1FC9, 0x1FCB...0x1FCB, 0x1FD3...0x1FD3,
+        0x1FDB...0x1FDB, 0x1FE3...0x1FE3, 0x1FEB...0x1FEB, 0x1FEE...0x1FEF, 0x1FF9...0x1FF9, 0x1FFB...0x1FFB,
+        0x1FFD...0x1FFD,    // singleton: Greek letters with oxia that are the same letters with tonos
         0x2000...0x200F,    // spaces, ZERO WIDTH SPACE/(NON-)JOINER, LRM, RLM
         0x2028...0x202F,    // LINE/PARAGRAPH SEPARATOR, LRE RLE PDF LRO RLO, NARROW NO-BREAK SPACE
         0x205F...0x206F,    // MEDIUM MATHEMATICAL SPACE, WORD JOINER, invisible operators, LRI RLI FSI PDI
+        0x2126...0x2126,    // singleton: OHM SIGN (is Ω)
+        0x212A...0x212B,    // singleton: KELVIN SIGN (is K), ANGSTROM SIGN (is Å)
+        0x2329...0x232A,    // singleton: angle brackets that are U+3008 and U+3009
         0x3000...0x3000,    // IDEOGRAPHIC SPACE
         0x3164...0x3164,    // HANGUL FILLER
         0xD800...0xDFFF,    // surrogates (not scalars; listed for completeness)
         0xE000...0xF8FF,    // private use
+        0xF900...0xFAFF,    // singleton: CJK compatibility ideographs
         0xFDD0...0xFDEF,    // noncharacters
         0xFE00...0xFE0F,    // variation selectors
         0xFEFF...0xFEFF,    // ZERO WIDTH NO-BREAK SPACE (byte order mark)
         0xFFA0...0xFFA0,    // HALFWIDTH HANGUL FILLER
         0xFFF0...0xFFFB,    // unassigned specials and interlinear annotation controls
         0x1D173...0x1D17A,  // musical symbol format controls
+        0x2F800...0x2FA1F,  // singleton: CJK compatibility ideographs supplement
         0xE0000...0xE0FFF,  // tag characters and supplementary variation selectors
         0xF0000...0x10FFFF, // supplementary private use planes
     ]
@@ -242,12 +259,18 @@ public enum SafeText {
     /// `text` escaped and in double quotes, for error messages.
     public static func quoted(_ text: String) -> String { "\"" + escape(text) + "\"" }
 
-    /// "U+202E RIGHT-TO-LEFT OVERRIDE".
+    /// "U+202E RIGHT-TO-LEFT OVERRIDE", "U+000A LINE FEED".
     public static func name(of scalar: Unicode.Scalar) -> String {
         let code = "U+" + hex(scalar.value)
-        guard let name = scalar.properties.name ?? scalar.properties.nameAlias else { return code }
+        guard let name = scalar.properties.name ?? scalar.properties.nameAlias ?? controlNames[scalar.value] else { return code }
         return "\(code) \(name)"
     }
+
+    /// Unicode gives control characters no name, only aliases; these are the usual ones.
+    private static let controlNames: [UInt32: String] = [
+        0x00: "NULL", 0x07: "BELL", 0x08: "BACKSPACE", 0x09: "CHARACTER TABULATION", 0x0A: "LINE FEED", 0x0B: "LINE TABULATION",
+        0x0C: "FORM FEED", 0x0D: "CARRIAGE RETURN", 0x1B: "ESCAPE", 0x7F: "DELETE", 0x85: "NEXT LINE", 0x9B: "CONTROL SEQUENCE INTRODUCER",
+    ]
 
     private static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16, uppercase: true)

@@ -232,7 +232,7 @@ struct ContributeCommand: ParsableCommand {
         let time = try options.time()
         let state = fund.state
         try requireMember(member, state)
-        let minor = try parseAmount(amount, asset: asset, state: state, option: "--asset/--amount")
+        let minor = try parseAmount(amount, asset: asset, state: state, option: "--amount", assetOption: "--asset")
         let body = ContributionPayload(member: member, asset: asset, amount: minor, period: period ?? state.period(of: time), reference: reference)
         let json = Payloads.make(body, for: state, id: try ProposalOptions.validId(id), expires: try expiry(time, "1h"))
         let payload = try Payload(json)
@@ -407,9 +407,14 @@ struct PetitionCommand: ParsableCommand {
             print("You are signing this petition:")
             printScreen(screen, signer: role)
             try confirm(screen, yes: yes)
+            // The key goes beside the signature; one already there must be this very key.
             let publicPath = String(out.dropLast(4)) + ".pub.pem"
+            let keyExists = FileManager.default.fileExists(atPath: publicPath)
+            if keyExists, try Files.publicKey(publicPath) != privateKey.publicKey {
+                throw CLIError.badInput("\(SafeText.escape(publicPath)) already exists and holds another key; choose another --out")
+            }
             try Files.writeNew(out, try privateKey.signature(for: bytes).derRepresentation, mode: 0o644, what: "signature file")
-            try Files.writeNew(publicPath, Array(privateKey.publicKey.pemRepresentation.utf8), mode: 0o644, what: "public key file")
+            if !keyExists { try Files.writeNew(publicPath, Array(privateKey.publicKey.pemRepresentation.utf8), mode: 0o644, what: "public key file") }
             print("signed the petition into \(out) and \(publicPath)")
         }
     }

@@ -124,11 +124,12 @@ func readPayload(_ path: String) throws -> (Payload, [UInt8]) {
     }
 }
 
-/// An amount typed in asset units ("4836.26") for `asset` of the fund; errors name `option`.
-func parseAmount(_ text: String, asset: String, state: FundState, option: String) throws -> Amount {
+/// An amount typed in asset units ("4836.26") for `asset` of the fund; errors name `option`
+/// (and `assetOption` for an unknown asset, when the asset has its own option).
+func parseAmount(_ text: String, asset: String, state: FundState, option: String, assetOption: String? = nil) throws -> Amount {
     guard let decimals = state.assets[asset] else {
         let held = state.assets.keys.sorted()
-        throw CLIError.badInput("\(option): unknown asset \(SafeText.quoted(asset))\(Identifiers.didYouMean(asset, among: held)); this fund holds \(held.joined(separator: ", "))")
+        throw CLIError.badInput("\(assetOption ?? option): unknown asset \(SafeText.quoted(asset))\(Identifiers.didYouMean(asset, among: held)); this fund holds \(held.joined(separator: ", "))")
     }
     do { return try Amount(decimal: text, decimals: decimals, field: option) } catch { throw CLIError.badInput(error.reason) }
 }

@@ -6,7 +6,7 @@ struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key",
         abstract: "Make keys and show their fingerprints.",
-        subcommands: [Generate.self, Fingerprint.self]
+        subcommands: [Generate.self, Public.self, Fingerprint.self]
     )
 
     struct Generate: ParsableCommand {
@@ -57,6 +57,29 @@ struct KeyCommand: ParsableCommand {
                 print("wrote \(keyPath) (private, keep it offline) and \(publicPath)")
                 print("fingerprint \(key.publicKey.fingerprint)")
             }
+        }
+    }
+
+    struct Public: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "public",
+            abstract: "Write the public key of a private key (PEM), such as a lost .pub.pem file.",
+            discussion: """
+                Example: backstop key public --key delegate-1.key.pem --out delegate-1.pub.pem
+                The same as: openssl pkey -in delegate-1.key.pem -pubout -out delegate-1.pub.pem
+                """
+        )
+
+        @OptionGroup var signer: SignerOptions
+
+        @Option(help: "Where to write the public key (must not exist).")
+        var out: String
+
+        func run() throws {
+            let key = try signer.privateKey()
+            try Files.writeNew(out, Array(key.publicKey.pemRepresentation.utf8), mode: 0o644, what: "public key file")
+            print("wrote \(out)")
+            print("fingerprint \(key.publicKey.fingerprint)")
         }
     }
 

@@ -38,6 +38,9 @@ struct ProposeCommand: ParsableCommand {
         } catch {
             throw FundError(error.rule, "before anyone signs: \(error.reason). Nothing was written.")
         }
+        if payload.kind == .release, let payable = now.adding(seconds: state.releaseDelaySeconds) {
+            notes.append("if recorded now, payable from \(payable) (\(Words.duration(state.releaseDelaySeconds)) after approval); the payload expires \(payload.header.expires)")
+        }
         try writePayload(json, to: proposal.out)
         printScreen(Screen(payload, state: state))
         for note in notes { print("  NOTE: \(note)") }

@@ -19,6 +19,14 @@ struct FundCLITests {
         #expect(demo.stdout.contains("claim filed by a petition of 100 distinct petitioners"))
         #expect(demo.stdout.contains("openssl dgst -sha256 -sign"))
         #expect(demo.stdout.contains("intact: 20 entries"))
+        // The screens a signer reads (units, roles, a diff), the queue, and no hidden option
+        // in any command the demo prints.
+        let printed = demo.stdout.split(separator: "\n").filter { $0.hasPrefix("$ backstop") }
+        #expect(printed.count > 20 && printed.allSatisfy { !$0.contains("--now") })
+        #expect(demo.stdout.contains("cap:           100,000 USDC -> 150,000 USDC"))
+        #expect(demo.stdout.contains("you sign as:   delegate-1 (Binance) of delegate set v1"))
+        #expect(demo.stdout.contains("payout 1:      1,500 ETH") && demo.stdout.contains("loss:          52,000 USDC"))
+        #expect(demo.stdout.contains("$ backstop check") && demo.stdout.contains("not signed yet: delegate-4 (OKX)"))
         return (directory, ledger)
     }
 
@@ -28,6 +36,9 @@ struct FundCLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let verify = try backstop("verify", "--ledger", ledger, "--json")
         #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":20"#))
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("third-work"), withIntermediateDirectories: true)
+        let existingWork = try backstop("demo", "--ledger", directory.appendingPathComponent("third").path, "--keys", Self.keys)
+        #expect(existingWork.status == 2 && existingWork.stderr.contains("third-work already exists"))
         let fundId = try #require(verify.stdout.split(separator: "\"").drop { $0 != "fundId" }.dropFirst(2).first.map(String.init))
         #expect(try backstop("verify", "--ledger", ledger, "--fund-id", fundId).status == 0)
         let otherFund = try backstop("verify", "--ledger", ledger, "--fund-id", String(repeating: "0", count: 64))

@@ -108,6 +108,7 @@ extension FundState {
         guard genesis.assets.contains(where: { $0.symbol == genesis.policy.asset }) else {
             throw FundError(.unknownAsset, "policy: dues asset \(genesis.policy.asset) is not one of the fund's assets (\(genesis.assets.map(\.symbol).joined(separator: ", ")))")
         }
+        try genesis.policy.checkFloorAndCap(decimals: genesis.assets.first { $0.symbol == genesis.policy.asset }?.decimals)
         self.fundId = hash
         self.name = genesis.name
         self.assets = Dictionary(uniqueKeysWithValues: genesis.assets.map { ($0.symbol, $0.decimals) })
@@ -158,7 +159,13 @@ extension ContributionPolicy {
         self.init(asset: asset, ratePerMillion: try p.integer("ratePerMillion", in: 0...1_000_000),
                   floor: try p.amount("floor", allowZero: true), cap: try p.amount("cap", allowZero: true),
                   periodSeconds: periodSeconds, graceSeconds: try p.integer("graceSeconds", in: 0...periodSeconds * 12))
-        guard floor <= cap else { throw FundError(.invalidParameter, "policy: floor \(floor) is above cap \(cap) (minor units)") }
+    }
+
+    /// Refuses a floor above the cap; `decimals` are the dues asset's.
+    func checkFloorAndCap(decimals: Int?) throws(FundError) {
+        guard floor <= cap else {
+            throw FundError(.invalidParameter, "policy: floor \(Words.amount(floor, asset, decimals: decimals)) is above cap \(Words.amount(cap, asset, decimals: decimals))")
+        }
     }
 
     /// The policy as payloads write it.

@@ -71,7 +71,7 @@ public struct PolicyPayload: KindRules {
     func signers(in state: FundState) throws(FundError) -> SignerPolicy { state.delegatePolicy("changing the policy") }
 
     func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
-        _ = try state.requireAsset(policy.asset, "policy")
+        try policy.checkFloorAndCap(decimals: try state.requireAsset(policy.asset, "policy"))
         // Payments are kept per period, in the dues asset: another asset or period length
         // would re-read every past payment in different units or periods.
         guard policy.asset == state.policy.asset, policy.periodSeconds == state.policy.periodSeconds else {
