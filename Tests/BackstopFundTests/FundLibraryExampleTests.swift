@@ -23,9 +23,13 @@ func fundLibraryExample() throws {
                                signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: now)
 
     let member = try PrivateKey(generatingOn: .p256)
-    let admit = Payloads.make(.admit, for: fund.state, expires: now.adding(seconds: 3_600)!, fields: [
-        "member": "exchange-a", "platform": "Exchange A",
-        "key": .string(Hex.encode(member.publicKey.derRepresentation)), "size": "0"])
+    let admit = Payloads.make(AdmitPayload(member: "exchange-a", platform: "Exchange A", key: member.publicKey, size: .zero),
+                              for: fund.state, expires: now.adding(seconds: 3_600)!)
+    let payload = try Payload(admit)
+    try fund.state.dryRun(payload, at: now)
+    var screen = Screen(payload, state: nil)
+    #expect(screen.rendered.contains("member:        exchange-a"))
+    #expect(screen.signer(delegates[2].publicKey, payload: payload) == "delegate-3 (platform-2) of delegate set v1")
     try fund.submit(.admit, payload: admit, signatures: try Payloads.sign(admit, with: Array(delegates.prefix(4))), time: now)
 
     var refused: FundError? = nil
@@ -37,9 +41,10 @@ func fundLibraryExample() throws {
         refused = refusal
     }
     #expect(refused?.rule == .threshold && refused?.reason.contains("found 3 valid") == true)
+    #expect(try fund.recorded(payload) == 1)
 
     let amount = try Amount(decimal: "4836.26", decimals: 18)
-    #expect(amount.description == "4836260000000000000000")
+    #expect(amount.description == "4836260000000000000000" && Words.amount(amount, decimals: 18) == "4,836.26")
 
     let (state, _) = try Fund.verify(file: folder.appendingPathComponent("ledger.jsonl"))
     #expect(state == fund.state && state.members["exchange-a"] != nil)
