@@ -31,6 +31,7 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
     ///   fractional digits than the asset has, zero, or more than ``maximum`` minor units.
     public init(decimal text: String, decimals: Int, field: String = "amount") throws(FundError) {
         func invalid(_ why: String) -> FundError { FundError(.invalidAmount, "\(field) \"\(text)\": \(why)") }
+        guard (0...36).contains(decimals) else { throw invalid("an asset has 0 to 36 decimals, not \(decimals)") }
         let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         let whole = parts[0], fraction = parts.count > 1 ? parts[1] : ""
         let digits = { (part: Substring) in part.utf8.allSatisfy { $0 >= 48 && $0 <= 57 } }

@@ -81,7 +81,8 @@ extension KindRules {
     func assetsNamed(in state: FundState) -> [String] { [] }
 }
 
-/// One delegate of a set, as a payload names it for the people who sign it.
+/// One delegate of a set, as a payload names it for the people who sign it. Two are equal
+/// when their bytes are.
 public struct RosterEntry: Sendable, Hashable {
     /// SHA-256 of the delegate's SubjectPublicKeyInfo DER, lowercase hex.
     public let fingerprint: String
@@ -92,6 +93,17 @@ public struct RosterEntry: Sendable, Hashable {
     public init(fingerprint: String, platform: String) {
         self.fingerprint = fingerprint
         self.platform = platform
+    }
+
+    /// Byte-wise equality (not Swift's canonical equivalence of strings).
+    public static func == (lhs: RosterEntry, rhs: RosterEntry) -> Bool {
+        Identifiers.same(lhs.fingerprint, rhs.fingerprint) && Identifiers.same(lhs.platform, rhs.platform)
+    }
+
+    /// Hashes the bytes.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(Array(fingerprint.utf8))
+        hasher.combine(Array(platform.utf8))
     }
 }
 

@@ -42,9 +42,11 @@ public struct Screen: Sendable {
         lines.append(Line(label: label, value: value))
     }
 
-    /// A line of free text from the payload, escaped and with non-ASCII named.
+    /// A line of free text from the payload, escaped and with non-ASCII named; a warning
+    /// when it mixes look-alike scripts.
     mutating func text(_ label: String, _ text: String) {
         lines.append(Line(label: label, value: SafeText.show(text)))
+        if let warning = SafeText.mixedScriptWarning(text, field: label.trimmingCharacters(in: .whitespaces)) { warn(warning) }
     }
 
     /// "1,500 ETH", from the known decimals, or the minor units and a warning.
@@ -99,6 +101,9 @@ extension Screen {
         }
         line("id", header.id)
         line("expires", Words.time(header.expires))
+        if let state {
+            line("ledger copy", "\(state.entryCount) entries, the last recorded \(Words.time(state.lastTime)): is it current?")
+        }
         if let set = header.delegateSet, header.kind != .genesis {
             line("delegate set", "v\(set)" + (header.roster.map { " (\($0.count) delegates named in the payload)" } ?? ""))
         }
@@ -159,11 +164,17 @@ extension Screen {
             }
         }
         guard !roles.isEmpty else {
-            let known = state != nil || header.roster != nil || payload.body is GenesisPayload || payload.body is MemberKeyPayload
-            warn(known
-                ? "your key \(fingerprint) is not one that may sign this payload: your signature will not count"
-                : "cannot tell whether your key \(fingerprint) may sign this payload (give --ledger to check)")
-            return "key \(fingerprint) (NOT a signer of this payload)"
+            // Offline, a member's key is known only from a member-key change's previousKey.
+            let memberKeyUnknown = (payload.body as? MemberKeyPayload)?.previousKey == nil && payload.body is MemberKeyPayload
+            let memberSigned = payload.body is ContributionPayload || (payload.body as? ClaimPayload)?.member != nil
+            let canTell = state != nil || payload.body is GenesisPayload
+                || (header.roster != nil && !memberKeyUnknown && !memberSigned)
+            if canTell {
+                warn("your key \(fingerprint) is not one that may sign this payload: your signature will not count")
+                return "key \(fingerprint) (NOT a signer of this payload)"
+            }
+            warn("cannot tell whether your key \(fingerprint) may sign this payload (give --ledger to check)")
+            return "key \(fingerprint) (cannot tell without the ledger)"
         }
         return roles.joined(separator: " and as ")
     }

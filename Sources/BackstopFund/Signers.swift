@@ -197,8 +197,8 @@ public enum SignatureVerdict: Sendable, Equatable {
         case .stranger(let fingerprint): "by key \(fingerprint), which is not a delegate's"
         case .otherPayload(let signer?): "by \(signer)'s key, but over another payload"
         case .otherPayload(nil): "verifies for no delegate over this payload (signed another payload, or by a key that is not a delegate's)"
-        case .unreadableKey(let reason): "its public key cannot be read: \(reason)"
-        case .malformed(let reason): "not a DER ECDSA signature: \(reason)"
+        case .unreadableKey(let reason): "its public key cannot be read: \(SafeText.sanitize(reason))"
+        case .malformed(let reason): "not a DER ECDSA signature: \(SafeText.sanitize(reason))"
         }
     }
 }

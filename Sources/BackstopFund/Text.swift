@@ -25,6 +25,11 @@ public enum TextRules {
         0x0374...0x0374,    // singleton: GREEK NUMERAL SIGN
         0x037E...0x037E,    // singleton: GREEK QUESTION MARK (is ";")
         0x0387...0x0387,    // singleton: GREEK ANO TELEIA
+        0x0600...0x0605,    // Arabic number signs and other prepended format characters
+        0x06DD...0x06DD,    // ARABIC END OF AYAH
+        0x070F...0x070F,    // SYRIAC ABBREVIATION MARK
+        0x0890...0x0891,    // Arabic pound and piastre marks above
+        0x08E2...0x08E2,    // ARABIC DISPUTED END OF AYAH
         0x061C...0x061C,    // ARABIC LETTER MARK
         0x115F...0x1160,    // Hangul fillers
         0x1680...0x1680,    // OGHAM SPACE MARK
@@ -36,6 +41,7 @@ public enum TextRules {
         0x1FFD...0x1FFD,    // singleton: Greek letters with oxia that are the same letters with tonos
         0x2000...0x200F,    // spaces, ZERO WIDTH SPACE/(NON-)JOINER, LRM, RLM
         0x2028...0x202F,    // LINE/PARAGRAPH SEPARATOR, LRE RLE PDF LRO RLO, NARROW NO-BREAK SPACE
+        0x2800...0x2800,    // BRAILLE PATTERN BLANK: a visible symbol that shows as nothing
         0x205F...0x206F,    // MEDIUM MATHEMATICAL SPACE, WORD JOINER, invisible operators, LRI RLI FSI PDI
         0x2126...0x2126,    // singleton: OHM SIGN (is Ω)
         0x212A...0x212B,    // singleton: KELVIN SIGN (is K), ANGSTROM SIGN (is Å)
@@ -50,6 +56,10 @@ public enum TextRules {
         0xFEFF...0xFEFF,    // ZERO WIDTH NO-BREAK SPACE (byte order mark)
         0xFFA0...0xFFA0,    // HALFWIDTH HANGUL FILLER
         0xFFF0...0xFFFB,    // unassigned specials and interlinear annotation controls
+        0x110BD...0x110BD,  // KAITHI NUMBER SIGN
+        0x110CD...0x110CD,  // KAITHI NUMBER SIGN ABOVE
+        0x13430...0x1343F,  // Egyptian hieroglyph format controls
+        0x1BCA0...0x1BCA3,  // shorthand format controls
         0x1D173...0x1D17A,  // musical symbol format controls
         0x2F800...0x2FA1F,  // singleton: CJK compatibility ideographs supplement
         0xE0000...0xE0FFF,  // tag characters and supplementary variation selectors
@@ -226,7 +236,7 @@ public enum SafeText {
     public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
         if value >= 0x20 && value < 0x7F { return false }
-        if value < 0x80 || TextRules.isForbidden(scalar) || isRightToLeft(value) { return true }
+        if value < 0x80 || TextRules.isForbidden(scalar) || isRightToLeft(value) || value == 0x2800 { return true }
         let properties = scalar.properties
         if properties.isDefaultIgnorableCodePoint || properties.isVariationSelector || properties.isNoncharacterCodePoint { return true }
         switch properties.generalCategory {
@@ -240,14 +250,39 @@ public enum SafeText {
 
     /// A note naming the non-ASCII characters `text` shows as themselves (so that a
     /// Cyrillic "А" cannot pass for a Latin "A" unnoticed), or nil when there are none.
+    /// Letters outside the Latin script are named first; past five names, the rest are
+    /// listed by code point, so that none goes unmentioned.
     public static func note(_ text: String) -> String? {
         var seen: [Unicode.Scalar] = []
         for scalar in text.unicodeScalars where scalar.value >= 0x80 && !needsEscape(scalar) && !seen.contains(scalar) {
             seen.append(scalar)
         }
         guard !seen.isEmpty else { return nil }
-        let named = seen.prefix(3).map(name(of:)).joined(separator: ", ")
-        return "non-ASCII: " + named + (seen.count > 3 ? " and \(seen.count - 3) more" : "")
+        let ordered = seen.filter { script(of: $0) != .latin } + seen.filter { script(of: $0) == .latin }
+        var parts = ordered.prefix(5).map(name(of:))
+        if ordered.count > 5 { parts.append("and " + ordered.dropFirst(5).map { "U+" + hex($0.value) }.joined(separator: ", ")) }
+        return "non-ASCII: " + parts.joined(separator: ", ")
+    }
+
+    /// The scripts whose letters look alike, for the mixed-script warning.
+    enum Script { case latin, greek, cyrillic, other }
+
+    static func script(of scalar: Unicode.Scalar) -> Script {
+        let value = scalar.value
+        guard scalar.properties.isAlphabetic else { return .other }
+        if value < 0x80 || (0x00C0...0x024F).contains(value) || (0x1E00...0x1EFF).contains(value) || (0xFF21...0xFF5A).contains(value) { return .latin }
+        if (0x0370...0x03FF).contains(value) || (0x1F00...0x1FFF).contains(value) { return .greek }
+        if (0x0400...0x052F).contains(value) || (0x1C80...0x1C8F).contains(value) || (0x2DE0...0x2DFF).contains(value) || (0xA640...0xA69F).contains(value) { return .cyrillic }
+        return .other
+    }
+
+    /// A warning when `text` mixes letters of Latin, Greek and Cyrillic, whose look-alike
+    /// letters (Latin "A", Cyrillic "А", Greek "Α") are the classic way to spoof a name.
+    public static func mixedScriptWarning(_ text: String, field: String) -> String? {
+        let scripts = Set(text.unicodeScalars.map(script(of:)).filter { $0 != .other })
+        guard scripts.count > 1 else { return nil }
+        let names = [(Script.latin, "Latin"), (.greek, "Greek"), (.cyrillic, "Cyrillic")].filter { scripts.contains($0.0) }.map(\.1)
+        return "\(field) mixes \(names.joined(separator: " and ")) letters, which can look alike: read it character by character"
     }
 
     /// ``escape(_:)`` followed by the ``note(_:)``, if any, in brackets.
@@ -272,7 +307,7 @@ public enum SafeText {
         0x0C: "FORM FEED", 0x0D: "CARRIAGE RETURN", 0x1B: "ESCAPE", 0x7F: "DELETE", 0x85: "NEXT LINE", 0x9B: "CONTROL SEQUENCE INTRODUCER",
     ]
 
-    private static func hex(_ value: UInt32) -> String {
+    static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }

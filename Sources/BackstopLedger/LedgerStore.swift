@@ -18,6 +18,9 @@ public final class LedgerStore {
     public private(set) var fundId: [UInt8]?
     /// An incomplete last line found when opening, and where it was moved.
     public let recoveredTail: TornTail?
+    /// The ledger's Merkle tree, kept in `tlog/` beside it (a derived cache, checked
+    /// against the ledger when it is opened).
+    public private(set) var tiles: MerkleTiles
 
     private let fd: Int32
     private let lock: LockFile
@@ -32,8 +35,9 @@ public final class LedgerStore {
     // After one failure every store in the process refuses to write.
     private static let syncFailed = Atomic<Bool>(false)
 
-    private init(directory: URL, fd: Int32, lock: LockFile, size: UInt64, scan: LedgerScanResult, recovered: TornTail?) {
+    private init(directory: URL, fd: Int32, lock: LockFile, size: UInt64, scan: LedgerScanResult, recovered: TornTail?, tiles: MerkleTiles) {
         self.directory = directory
+        self.tiles = tiles
         self.fd = fd
         self.lock = lock
         self.size = size
@@ -73,7 +77,9 @@ public final class LedgerStore {
             throw LedgerError(.syncFailed, "fsync after creating \(path) failed: \(errnoDescription())")
         }
         let empty = LedgerScanResult(entryCount: 0, head: nil, fundId: nil, tornTail: nil)
-        return LedgerStore(directory: directory, fd: fd, lock: lock, size: 0, scan: empty, recovered: nil)
+        let tilesFolder = directory.appendingPathComponent(MerkleTiles.folderName)
+        try? FileManager.default.removeItem(at: tilesFolder)
+        return LedgerStore(directory: directory, fd: fd, lock: lock, size: 0, scan: empty, recovered: nil, tiles: MerkleTiles(directory: tilesFolder, overwrite: true))
     }
 
     /// Opens the ledger in `directory` for writing.
@@ -97,19 +103,49 @@ public final class LedgerStore {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
         do {
-            let scan = try LedgerScan.scan(fd: fd, verifySignatures: verifySignatures, visit: visit)
+            // The Merkle tiles are fed every leaf as the scan passes; they were right if the
+            // root they recorded is the ledger's root at their size.
+            let tilesFolder = directory.appendingPathComponent(MerkleTiles.folderName)
+            let recorded = MerkleTiles.recorded(in: tilesFolder)
+            var tiles = MerkleTiles(directory: tilesFolder)
+            var tilesMatch = recorded == nil
+            let scan = try LedgerScan.scan(fd: fd, verifySignatures: verifySignatures) { entry, hash in
+                try visit(entry, hash)
+                try tiles.append(hash)
+                if let recorded, tiles.size == recorded.size { tilesMatch = tiles.frontier.root == recorded.root }
+            }
+            if !tilesMatch {
+                tiles = try rebuildTiles(fd: fd, folder: tilesFolder)
+            }
+            try? tiles.flush()
             var size = UInt64(lseek(fd, 0, SEEK_END))
             var recovered: TornTail? = nil
             if let tail = scan.tornTail {
                 recovered = try setAside(tail, fd: fd, directory: directory)
                 size = tail.offset
             }
-            return LedgerStore(directory: directory, fd: fd, lock: lock, size: size, scan: scan, recovered: recovered)
+            return LedgerStore(directory: directory, fd: fd, lock: lock, size: size, scan: scan, recovered: recovered, tiles: tiles)
         } catch {
             close(fd)
             throw error
         }
     }
+
+    /// Tiles that do not match the ledger (another ledger, a damaged or interrupted cache)
+    /// are written again from the ledger's lines.
+    private static func rebuildTiles(fd: Int32, folder: URL) throws -> MerkleTiles {
+        try? FileManager.default.removeItem(at: folder)
+        let tiles = MerkleTiles(directory: folder, overwrite: true)
+        guard lseek(fd, 0, SEEK_SET) == 0 else { throw LedgerError(.io, "cannot read the ledger again: \(errnoDescription())") }
+        var reader = LineReader(fd: fd)
+        while case .line(let line)? = try reader.next(limit: Entry.maximumLineBytes) {
+            try tiles.append(try Entry.hash(line: line))
+        }
+        return tiles
+    }
+
+    /// The root of the ledger's first `size` entries, from its Merkle tiles.
+    public func root(size: Int64) throws -> [UInt8] { try tiles.root(size: size) }
 
     /// Appends one entry after the head, with `signatures` over the canonical bytes of `body`.
     ///
@@ -140,6 +176,14 @@ public final class LedgerStore {
         let hash = try Entry.hash(line: line)
         try writeDurably(line + [0x0A], seq: seq)
         head = LedgerHead(seq: seq, hash: hash, time: time)
+        // The entry is durable; the tiles are a cache. If they cannot be written, they are
+        // marked stale and rebuilt when the ledger is next opened.
+        do {
+            try tiles.append(hash)
+            try tiles.flush()
+        } catch {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(MerkleTiles.folderName).appendingPathComponent(MerkleTiles.stateFileName))
+        }
         if seq == 0 { fundId = hash }
         return (entry, hash)
     }

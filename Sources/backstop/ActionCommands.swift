@@ -173,7 +173,7 @@ struct SubmitCommand: ParsableCommand {
             throw CLIError.badInput("a petition is submitted with backstop petition submit")
         }
         let files = try Files.signatures(signature, option: "--signature")
-        let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
+        let fund = try openFund(try options.url(), wait: waiting.wait)
         if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
         let state = fund.state
         let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.time())
@@ -228,7 +228,7 @@ struct ContributeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
+        let fund = try openFund(try options.url(), wait: waiting.wait)
         let time = try options.time()
         let state = fund.state
         try requireMember(member, state)
@@ -321,7 +321,7 @@ struct ClaimCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
+            let fund = try openFund(try options.url(), wait: waiting.wait)
             let time = try options.time()
             try requireMember(member, fund.state)
             let json = Payloads.make(try incident.body(state: fund.state, member: member), for: fund.state, id: try ProposalOptions.validId(id), expires: try expiry(time, "1h"))
@@ -442,7 +442,7 @@ struct PetitionCommand: ParsableCommand {
             guard let claim = payload.body as? ClaimPayload, claim.member == nil else { throw CLIError.badInput("\(SafeText.escape(petition)) is not a petition") }
             guard !signatures.isEmpty else { throw CLIError.badInput("give the petitioners' signatures with --signatures FOLDER") }
             let files = try Files.signatures(signatures, option: "--signatures")
-            let fund = try Fund.open(at: try options.url(), lockWaitSeconds: waiting.wait)
+            let fund = try openFund(try options.url(), wait: waiting.wait)
             if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
             let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.time())
             var text = "appended entry \(entry.seq): claim filed by a petition of \(entry.signatures.count) distinct petitioners"

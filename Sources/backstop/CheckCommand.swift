@@ -55,7 +55,7 @@ struct CheckCommand: ParsableCommand {
         for problem in analysis.problems { lines.append("  PROBLEM (\(problem.code)): \(SafeText.sanitize(problem.message))") }
         if let intake = analysis.intake {
             for file in intake.files {
-                lines.append("  \(SafeText.escape(file.name)): [\(file.verdict.code)] \(file.verdict.explanation)")
+                lines.append("  \(SafeText.escape(file.name)): [\(file.verdict.code)] \(SafeText.sanitize(file.verdict.explanation))")
             }
             if let threshold = intake.policy.petitionThreshold {
                 lines.append("petitioners: \(intake.signatures.count) distinct of the \(threshold) needed")
@@ -86,6 +86,9 @@ struct CheckCommand: ParsableCommand {
             "alreadyRecorded": analysis.recordedAs.map { .integer($0) } ?? .null,
             "refusal": analysis.refusal.map { ["rule": .string($0.rule.rawValue), "message": .string($0.reason)] } ?? .null,
         ]
+        if !accepted, let refusal = analysis.refusal {
+            object["error"] = ["code": "refused", "rule": .string(refusal.rule.rawValue), "seq": .null, "message": .string(refusal.reason)]
+        }
         if let intake = analysis.intake {
             object["files"] = .array(intake.files.map { file in
                 var highS = false

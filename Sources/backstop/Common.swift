@@ -105,7 +105,22 @@ func readFund(_ folder: URL) throws -> FundState {
     guard FileManager.default.fileExists(atPath: file.path) else {
         throw CLIError.badInput("no ledger in \(SafeText.escape(folder.path)) (\(LedgerStore.ledgerFileName) is missing)")
     }
-    return try Fund.verify(file: file).0
+    return try replaying(folder) { try Fund.verify(file: file).0 }
+}
+
+/// Opens a ledger to append, waiting `wait` seconds for another writer.
+func openFund(_ folder: URL, wait: Double) throws -> Fund {
+    try replaying(folder) { try Fund.open(at: folder, lockWaitSeconds: wait) }
+}
+
+/// A rule that refuses an entry already on the ledger means the ledger is not intact
+/// (exit 1), which is not the same as a refusal of new input.
+func replaying<T>(_ folder: URL, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as FundError {
+        throw CLIError.refused("the ledger in \(SafeText.escape(folder.path)) is NOT intact: \(error) [rule \(error.rule.rawValue)]; run backstop verify")
+    }
 }
 
 /// Writes a payload as its canonical bytes (exactly what gets signed).

@@ -101,7 +101,7 @@ extension Files {
         do {
             return SignatureFile(name: path, der: der, publicKey: try publicKey(keyPath))
         } catch let error as CLIError {
-            return SignatureFile(name: path, der: der, keyProblem: error.message)
+            return SignatureFile(name: path, der: der, keyProblem: SafeText.sanitize(error.message))
         }
     }
 }

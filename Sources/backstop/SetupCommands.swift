@@ -98,7 +98,9 @@ struct GenesisCommand: ParsableCommand {
             var assets: [(symbol: String, decimals: Int)] = []
             for item in asset {
                 let parts = item.split(separator: ":").map(String.init)
-                guard parts.count == 2, let decimals = Int(parts[1]) else { throw CLIError.badInput("--asset \(SafeText.quoted(item)): expected SYMBOL:DECIMALS, such as ETH:18") }
+                guard parts.count == 2, Identifiers.isAssetSymbol(parts[0]), let decimals = Int(parts[1]), FundLimits.decimals.contains(decimals) else {
+                    throw CLIError.badInput("--asset \(SafeText.quoted(item)): expected SYMBOL:DECIMALS, a symbol of 1 to 12 of A-Z 0-9 and 0 to 36 decimals, such as ETH:18")
+                }
                 assets.append((parts[0], decimals))
             }
             guard !assets.isEmpty else { throw CLIError.badInput("give at least one --asset SYMBOL:DECIMALS") }

@@ -199,7 +199,7 @@ struct LogCommand: ParsableCommand {
             }
         }
         var state: FundState? = nil
-        _ = try LedgerScan.scan(file: file, verifySignatures: !noVerify) { entry, hash in
+        _ = try replaying(try options.url()) { try LedgerScan.scan(file: file, verifySignatures: !noVerify) { entry, hash in
             if let before = state {
                 let summary = before.summary(of: entry)
                 try state!.apply(entry, hash: hash)
@@ -208,6 +208,6 @@ struct LogCommand: ParsableCommand {
                 state = try FundState(genesis: entry, hash: hash)
                 show(entry, hash, "fund \(SafeText.show(state!.name)) created: \(state!.assets.keys.sorted().joined(separator: ", ")); \(state!.threshold) of \(state!.delegates.count) delegates")
             }
-        }
+        } }
     }
 }

@@ -456,6 +456,41 @@ struct AuditorCLITests {
         #expect(try run(["--help"]).stdout.contains("3 the ledger is locked by another writer"))
     }
 
+    @Test("hostile file names are shown escaped; absurd decimals are refused, not a crash; a ledger that is not intact exits 1")
+    func hostileInput() throws {
+        let f = try DemoFund()
+        defer { f.remove() }
+        #expect(try run(["petition", "draft", "--ledger", f.ledger, "--now", f.now, "--platform", "B", "--description", "d", "--incident-time", "2026-02-01T00:00:00Z",
+                         "--accounts", "1", "--loss", "USDC=5", "--out", f.path("p.json")]).status == 0)
+        try FileManager.default.createDirectory(atPath: f.path("sigs"), withIntermediateDirectories: true)
+        let evil = f.path("sigs/evil\u{1B}[2K\rALL GOOD\u{1B}[8m")
+        try Data(try f.exchange.signature(for: Array("x".utf8)).derRepresentation).write(to: URL(fileURLWithPath: evil + ".sig"))
+        try "garbage".write(toFile: evil + ".pub.pem", atomically: true, encoding: .utf8)
+        let check = try run(["check", "--ledger", f.ledger, "--proposal", f.path("p.json"), "--now", f.now, f.path("sigs")])
+        #expect(check.status == 1 && !check.stdout.contains("\u{1B}") && !check.stdout.contains("\r") && check.stdout.contains("[unreadableKey]"), "\(check.stdout)")
+        let json = try run(["check", "--ledger", f.ledger, "--proposal", f.path("p.json"), "--now", f.now, "--json", f.path("sigs")])
+        #expect(json.stdout.contains(#""error":{"code":"refused","message":"a petition needs 100"#), "\(json.stdout)")
+
+        let decimals = try run(["genesis", "draft", "--name", "x", "--asset", "USDC:9223372036854775807", "--delegate", "A=\(DemoFund.pub("delegate-1"))", "--threshold", "1", "--out", f.path("g.json")])
+        #expect(decimals.status == 2 && decimals.stderr.contains("0 to 36 decimals"), "\(decimals.stderr)")
+
+        // An entry the rules never saw, appended to the file: every reader says the ledger is not intact.
+        let file = URL(fileURLWithPath: f.ledger).appendingPathComponent("ledger.jsonl")
+        var last: Entry? = nil
+        var head: [UInt8] = []
+        let scan = try LedgerScan.scan(file: file, verifySignatures: false) { entry, hash in last = entry; head = hash }
+        let payload = Payloads.make(RejectPayload(claim: "c2", reason: "r"), for: f.state, expires: Timestamp("2030-01-01T00:00:00Z")!)
+        let forged = try Entry(seq: scan.entryCount, prev: head, time: last!.time, kind: "reject", body: payload, signatures: try Payloads.sign(payload, with: [f.exchange]))
+        let handle = try FileHandle(forWritingTo: file)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(forged.line + [0x0A]))
+        try handle.close()
+        for verb in [["status"], ["log"], ["propose", "cancel", "--release", "r1", "--reason", "x", "--out", f.path("c.json")]] {
+            let result = try run(verb + ["--ledger", f.ledger, "--now", f.now])
+            #expect(result.status == 1 && result.stderr.contains("is NOT intact: entry 12") && result.stderr.contains("[rule unauthorizedSigner]"), "\(verb): \(result.stderr)")
+        }
+    }
+
     @Test("petition sign shows the petition in units and whom the key signs as")
     func petitionScreen() throws {
         let f = try DemoFund()

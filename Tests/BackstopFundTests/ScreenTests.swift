@@ -85,6 +85,28 @@ struct ScreenTests {
         #expect(f.state.balances["BTC"]?.reserved == Amount(1))
     }
 
+    @Test("payloads that do not state what a screen needs say so: an admit without units, a key change without previousKey")
+    func missingContext() throws {
+        let (f, member) = try Fixture.withClaim()
+        var admit = Payloads.make(AdmitPayload(member: "n", platform: "N", key: try PrivateKey(generatingOn: .p256).publicKey, size: Amount(500_000_000)),
+                                  for: f.state, expires: f.expiry).objectValue!
+        admit["units"] = nil
+        let admitScreen = Screen(try Payload(.object(admit)), state: nil)
+        #expect(admitScreen.warnings.contains { $0.contains("does not state the dues asset or its decimals") })
+        var keyChange = Payloads.make(MemberKeyPayload(member: "big", key: try PrivateKey(generatingOn: .p256).publicKey, previousKey: nil), for: f.state, expires: f.expiry)
+            .objectValue!
+        keyChange["previousKey"] = nil
+        let payload = try Payload(.object(keyChange))
+        var screen = Screen(payload, state: nil)
+        #expect(screen.warnings.contains { $0.contains("does not state the key it replaces") })
+        // The member's own key cannot be told offline: not "NOT a signer".
+        #expect(screen.signer(member.publicKey, payload: payload).contains("cannot tell"))
+        var mixed = Screen(try Payload(Payloads.make(ReleasePayload(claim: "c1", payouts: [Payout(asset: "BTC", amount: Amount(1), payee: "Еxchange A", destination: "a")]),
+                                                     for: f.state, expires: f.expiry)), state: nil)
+        #expect(mixed.warnings.contains { $0.contains("payee mixes Latin and Cyrillic letters") })
+        _ = mixed.signer(f.delegates[0].publicKey, payload: try Payload(Payloads.make(RejectPayload(claim: "c1", reason: "r"), for: f.state, expires: f.expiry)))
+    }
+
     @Test("units, roster and previous values that do not match the fund are refused")
     func mismatches() throws {
         let (f, member) = try Fixture.withClaim()
@@ -103,6 +125,16 @@ struct ScreenTests {
         release["roster"] = .array(roster.map { ["fingerprint": .string($0.fingerprint), "platform": .string($0.platform)] })
         let wrongRoster = submit(release, .release, signers: four)
         #expect(wrongRoster?.rule == .wrongDelegateSet && wrongRoster?.reason.contains("delegate-3") == true)
+
+        // Platforms in the roster are compared byte for byte: an NFD spelling of the same
+        // name is another roster.
+        let cafe = try Fixture()
+        var renamed = Payloads.make(.memberStatus, for: cafe.state, expires: cafe.expiry, fields: ["member": "x", "status": "active", "reason": "r"]).objectValue!
+        var cafeRoster = cafe.state.roster
+        cafeRoster[0] = RosterEntry(fingerprint: cafeRoster[0].fingerprint, platform: "platform-1\u{301}")
+        renamed["roster"] = .array(cafeRoster.map { ["fingerprint": .string($0.fingerprint), "platform": .string($0.platform)] })
+        #expect(cafeRoster != cafe.state.roster)
+        #expect(refusal { try cafe.fund.submit(.memberStatus, payload: .object(renamed), signatures: try Payloads.sign(.object(renamed), with: Array(cafe.delegates.prefix(4))), time: cafe.now) }?.rule == .wrongDelegateSet)
 
         let stalePolicy = PolicyPayload(policy: f.state.policy, releaseDelaySeconds: 60,
                                         previous: (f.state.policy, 7_200))

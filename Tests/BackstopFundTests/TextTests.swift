@@ -9,7 +9,8 @@ import Testing
 private let pool: [Unicode.Scalar] = {
     var scalars: [Unicode.Scalar] = ["a", "Z", "0", " ", "\\", "{", "}", "u", "\"", "é", "Ж", "А", "中", "😀", "\u{05D0}", "\u{0627}", "\u{212A}", "K"]
     for value: UInt32 in [0x00, 0x07, 0x08, 0x09, 0x0A, 0x0D, 0x1B, 0x7F, 0x85, 0x9B, 0xA0, 0xAD, 0x0301, 0x034F, 0x061C, 0x200B, 0x200D, 0x200E,
-                          0x2028, 0x202A, 0x202E, 0x2066, 0x2069, 0x3000, 0xFE0F, 0xFEFF, 0xE000, 0xE0041, 0x10FFFD, 0xFFFE, 0x1FFFF] {
+                          0x2028, 0x202A, 0x202E, 0x2066, 0x2069, 0x3000, 0xFE0F, 0xFEFF, 0xE000, 0xE0041, 0x10FFFD, 0xFFFE, 0x1FFFF,
+                          0x0600, 0x06DD, 0x1BCA0, 0x13430, 0x2800, 0x0415, 0x0441] {
         scalars.append(Unicode.Scalar(value)!)
     }
     return scalars
@@ -59,6 +60,12 @@ struct TextTests {
         #expect(SafeText.escape("Caf\u{E9}") != SafeText.escape("Cafe\u{301}"))
         #expect(SafeText.escape("Cafe\u{301}") == "Cafe\\u{0301}")
         #expect(SafeText.name(of: "\u{1B}") == "U+001B ESCAPE" && SafeText.name(of: "\u{202E}") == "U+202E RIGHT-TO-LEFT OVERRIDE")
+        // Look-alikes are named first, and none is left out however many there are.
+        let note = SafeText.note("Café Müller Straße: Еxсhange A")!
+        #expect(note.hasPrefix("non-ASCII: U+0415 CYRILLIC CAPITAL LETTER IE, U+0441 CYRILLIC SMALL LETTER ES,"), "\(note)")
+        #expect(SafeText.note("ÀÁÂÃÄÅÆÇ")!.hasSuffix("and U+00C5, U+00C6, U+00C7"))
+        #expect(SafeText.mixedScriptWarning("Еxсhange A", field: "payee") != nil && SafeText.mixedScriptWarning("Exchange A", field: "payee") == nil)
+        #expect(SafeText.escape("blank\u{2800}") == "blank\\u{2800}")
     }
 
     @Test("the forbidden list: each range's ends are refused, their neighbours and ordinary text are not")
@@ -72,7 +79,18 @@ struct TextTests {
         for text in ["Exchange A (Singapore)", "Café", "Cafe\u{301}", "Биржа", "取引所", "😀 ok", "a\\b", "tab-free"] {
             #expect(TextRules.firstForbidden(in: text) == nil, "\(text)")
         }
-        for (text, position) in [("a\u{1B}b", 1), ("\n", 0), ("LIN\u{212A}", 3), ("x\u{202E}", 1), ("\u{0}", 0), ("ok\r", 2)] {
+        // Every format character, separator and default-ignorable code point this Unicode
+        // version knows is on the list (the list itself does not depend on the version).
+        var missing: [String] = []
+        for value: UInt32 in 0...0x10FFFF {
+            guard let scalar = Unicode.Scalar(value), scalar != " " else { continue }
+            let properties = scalar.properties
+            let invisible = [.format, .control, .spaceSeparator, .lineSeparator, .paragraphSeparator].contains(properties.generalCategory)
+                || properties.isDefaultIgnorableCodePoint
+            if invisible && !TextRules.isForbidden(scalar) { missing.append(String(value, radix: 16)) }
+        }
+        #expect(missing.isEmpty, "not forbidden: \(missing)")
+        for (text, position) in [("a\u{1B}b", 1), ("\n", 0), ("LIN\u{212A}", 3), ("x\u{202E}", 1), ("\u{0}", 0), ("ok\r", 2), ("A\u{1BCA0}B", 1)] {
             #expect(TextRules.firstForbidden(in: text)?.position == position, "\(SafeText.escape(text))")
         }
     }

@@ -45,7 +45,8 @@ public struct AdmitPayload: KindRules {
         } else if let (asset, _) = screen.header.units?.first, screen.header.units?.count == 1 {
             screen.line("size", "\(screen.amount(size, asset)) declared (the dues asset)")
         } else {
-            screen.line("size", "\(size) minor units of the dues asset")
+            screen.line("size", "\(size) minor units of the dues asset (its decimals are not stated)")
+            screen.warn("the payload does not state the dues asset or its decimals: the size is shown in minor units (give --ledger to see units)")
         }
     }
 

@@ -31,9 +31,9 @@ public struct ClaimPayload: KindRules {
     }
 
     init(reading r: inout FieldReader) throws(FundError) {
-        switch r.value("filedBy")?.stringValue {
-        case "member"?: member = try r.identifier("member")
-        case "petition"?:
+        switch r.value("filedBy")?.stringValue.map({ Array($0.utf8) }) {
+        case Array("member".utf8)?: member = try r.identifier("member")
+        case Array("petition".utf8)?:
             guard !r.has("member") else { throw FundError(.malformedPayload, "a petition claim names no member") }
             member = nil
         default: throw r.invalid("filedBy", "\"member\" or \"petition\"")

@@ -37,6 +37,7 @@ public struct MemberKeyPayload: KindRules {
         screen.line("member", member + (screen.state?.members[member].map { " (\(SafeText.show($0.platform)))" } ?? ""))
         let old = screen.state?.members[member]?.key.fingerprint ?? previousKey
         screen.line("key", "\(old ?? "(current key not stated)") -> \(key.fingerprint) (\(key.curve.rawValue))")
+        if old == nil { screen.warn("the payload does not state the key it replaces (give --ledger to see it)") }
         if let state = screen.state, let previousKey, state.members[member]?.key.fingerprint != previousKey {
             screen.warn("the payload replaces key \(previousKey), but member \(member)'s current key is \(state.members[member]?.key.fingerprint ?? "unknown"): the rules will refuse it")
         }
