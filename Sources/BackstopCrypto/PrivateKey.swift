@@ -50,42 +50,7 @@ public final class PrivateKey: @unchecked Sendable {
     ///   passphrase, `.wrongPassphrase` when it does not decrypt, `.malformed` for anything
     ///   that is not PKCS#8 PEM (the message says how to convert a SEC1 `EC PRIVATE KEY`).
     public convenience init(pemRepresentation pem: String, passphrase: [UInt8]? = nil) throws {
-        let what = "private key"
-        let block = try PEMBlock(pem, what: what)
-        let encrypted: Bool
-        switch block.label {
-        case "PRIVATE KEY": encrypted = false
-        case "ENCRYPTED PRIVATE KEY": encrypted = true
-        case "EC PRIVATE KEY":
-            throw CryptoError.malformed(what, "a SEC1 'EC PRIVATE KEY' block; Backstop reads PKCS#8 (convert with: openssl pkcs8 -topk8 -in KEY -out KEY.p8.pem)")
-        default:
-            throw CryptoError.malformed(what, "expected a PEM 'PRIVATE KEY' or 'ENCRYPTED PRIVATE KEY' block, found '\(block.label)'")
-        }
-        if encrypted && passphrase == nil {
-            throw CryptoError(.passphraseRequired, "private key is encrypted; a passphrase is needed")
-        }
-        // The password callback hands over the passphrase given, or fails when there is none,
-        // so OpenSSL's interactive prompt can never be reached from here.
-        var secret = passphrase ?? []
-        defer { for index in secret.indices { secret[index] = 0 } }
-        let decoded: OpaquePointer? = try withReadBIO(Array(pem.utf8)) { bio in
-            withUnsafeMutablePointer(to: &secret) { secretPointer in
-                PEM_read_bio_PrivateKey_ex(bio, nil, { buffer, size, _, context in
-                    guard let buffer, let secret = context?.assumingMemoryBound(to: [UInt8].self).pointee,
-                          !secret.isEmpty, secret.count <= Int(size)
-                    else { return -1 }
-                    secret.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                    return Int32(secret.count)
-                }, secretPointer, nil, nil)
-            }
-        }
-        let ok: Int32 = decoded == nil ? 0 : 1
-        guard ok == 1, let decoded else {
-            OpenSSLErrorQueue.clear()
-            if encrypted { throw CryptoError(.wrongPassphrase, "private key could not be decrypted: wrong passphrase or damaged file") }
-            throw CryptoError.malformed(what, "the PEM block is not a valid PKCS#8 EC private key")
-        }
-        try self.init(taking: decoded)
+        try self.init(taking: try readPKCS8(pem, passphrase: passphrase, what: "private key", kind: "EC"))
     }
 
     /// PBKDF2 iterations for an encrypted key: OpenSSL's default is 2,048, far below what
@@ -96,28 +61,7 @@ public final class PrivateKey: @unchecked Sendable {
     /// (PBES2: PBKDF2 with HMAC-SHA-256 and ``pbkdf2Iterations``, AES-256-CBC), readable by
     /// `openssl pkey`.
     public func pemRepresentation(passphrase: [UInt8]? = nil) throws -> String {
-        guard let passphrase else {
-            let pem = try collectingBIO { bio in
-                guard PEM_write_bio_PKCS8PrivateKey(bio, pkey, nil, nil, 0, nil, nil) == 1 else {
-                    throw CryptoError.openssl("PEM_write_bio_PKCS8PrivateKey")
-                }
-            }
-            return String(decoding: pem, as: UTF8.self)
-        }
-        guard !passphrase.isEmpty else { throw CryptoError(.passphraseRequired, "an empty passphrase would not protect the key") }
-        guard let info = EVP_PKEY2PKCS8(pkey) else { throw CryptoError.openssl("EVP_PKEY2PKCS8") }
-        defer { PKCS8_PRIV_KEY_INFO_free(info) }
-        var secret = passphrase.map { CChar(bitPattern: $0) }
-        defer { for index in secret.indices { secret[index] = 0 } }
-        // pbe_nid -1 selects PBES2 with the cipher given; a nil salt gets a random one.
-        guard let encrypted = PKCS8_encrypt_ex(-1, EVP_aes_256_cbc(), &secret, Int32(secret.count), nil, 0, Self.pbkdf2Iterations, info, nil, nil) else {
-            throw CryptoError.openssl("PKCS8_encrypt_ex")
-        }
-        defer { X509_SIG_free(encrypted) }
-        let pem = try collectingBIO { bio in
-            guard PEM_write_bio_PKCS8(bio, encrypted) == 1 else { throw CryptoError.openssl("PEM_write_bio_PKCS8") }
-        }
-        return String(decoding: pem, as: UTF8.self)
+        try writePKCS8(pkey, passphrase: passphrase)
     }
 
     /// Signs `message` with ECDSA over SHA-256 and returns the low-S signature.
@@ -143,4 +87,71 @@ public final class PrivateKey: @unchecked Sendable {
     public func signature(for message: [UInt8]) throws -> ECDSASignature {
         try message.withUnsafeBytes { try signature(for: $0) }
     }
+}
+
+/// Reads a PKCS#8 PEM private key (`PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` with
+/// `passphrase`) into an `EVP_PKEY` the caller owns.
+func readPKCS8(_ pem: String, passphrase: [UInt8]?, what: String, kind: String) throws -> OpaquePointer {
+    let block = try PEMBlock(pem, what: what)
+    let encrypted: Bool
+    switch block.label {
+    case "PRIVATE KEY": encrypted = false
+    case "ENCRYPTED PRIVATE KEY": encrypted = true
+    case "EC PRIVATE KEY":
+        throw CryptoError.malformed(what, "a SEC1 'EC PRIVATE KEY' block; Backstop reads PKCS#8 (convert with: openssl pkcs8 -topk8 -in KEY -out KEY.p8.pem)")
+    default:
+        throw CryptoError.malformed(what, "expected a PEM 'PRIVATE KEY' or 'ENCRYPTED PRIVATE KEY' block, found '\(block.label)'")
+    }
+    if encrypted && passphrase == nil {
+        throw CryptoError(.passphraseRequired, "private key is encrypted; a passphrase is needed")
+    }
+    // The password callback hands over the passphrase given, or fails when there is none,
+    // so OpenSSL's interactive prompt can never be reached from here.
+    var secret = passphrase ?? []
+    defer { for index in secret.indices { secret[index] = 0 } }
+    let decoded: OpaquePointer? = try withReadBIO(Array(pem.utf8)) { bio in
+        withUnsafeMutablePointer(to: &secret) { secretPointer in
+            PEM_read_bio_PrivateKey_ex(bio, nil, { buffer, size, _, context in
+                guard let buffer, let secret = context?.assumingMemoryBound(to: [UInt8].self).pointee,
+                      !secret.isEmpty, secret.count <= Int(size)
+                else { return -1 }
+                secret.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                return Int32(secret.count)
+            }, secretPointer, nil, nil)
+        }
+    }
+    guard let decoded else {
+        OpenSSLErrorQueue.clear()
+        if encrypted { throw CryptoError(.wrongPassphrase, "private key could not be decrypted: wrong passphrase or damaged file") }
+        throw CryptoError.malformed(what, "the PEM block is not a valid PKCS#8 \(kind) private key")
+    }
+    return decoded
+}
+
+/// The PKCS#8 PEM encoding of `pkey`: `PRIVATE KEY`, or with a passphrase `ENCRYPTED
+/// PRIVATE KEY` (PBES2: PBKDF2 with HMAC-SHA-256 and ``PrivateKey/pbkdf2Iterations``,
+/// AES-256-CBC), readable by `openssl pkey`.
+func writePKCS8(_ pkey: OpaquePointer, passphrase: [UInt8]?) throws -> String {
+    guard let passphrase else {
+        let pem = try collectingBIO { bio in
+            guard PEM_write_bio_PKCS8PrivateKey(bio, pkey, nil, nil, 0, nil, nil) == 1 else {
+                throw CryptoError.openssl("PEM_write_bio_PKCS8PrivateKey")
+            }
+        }
+        return String(decoding: pem, as: UTF8.self)
+    }
+    guard !passphrase.isEmpty else { throw CryptoError(.passphraseRequired, "an empty passphrase would not protect the key") }
+    guard let info = EVP_PKEY2PKCS8(pkey) else { throw CryptoError.openssl("EVP_PKEY2PKCS8") }
+    defer { PKCS8_PRIV_KEY_INFO_free(info) }
+    var secret = passphrase.map { CChar(bitPattern: $0) }
+    defer { for index in secret.indices { secret[index] = 0 } }
+    // pbe_nid -1 selects PBES2 with the cipher given; a nil salt gets a random one.
+    guard let encrypted = PKCS8_encrypt_ex(-1, EVP_aes_256_cbc(), &secret, Int32(secret.count), nil, 0, PrivateKey.pbkdf2Iterations, info, nil, nil) else {
+        throw CryptoError.openssl("PKCS8_encrypt_ex")
+    }
+    defer { X509_SIG_free(encrypted) }
+    let pem = try collectingBIO { bio in
+        guard PEM_write_bio_PKCS8(bio, encrypted) == 1 else { throw CryptoError.openssl("PEM_write_bio_PKCS8") }
+    }
+    return String(decoding: pem, as: UTF8.self)
 }
