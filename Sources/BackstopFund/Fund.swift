@@ -12,11 +12,26 @@ public final class Fund {
     /// The state after the last entry.
     public private(set) var state: FundState
     private let store: LedgerStore
+    /// The writer's clock: an entry may not be stamped more than
+    /// ``FundLimits/clockToleranceSeconds`` after it.
+    public let clock: @Sendable () -> Timestamp
 
-    private init(store: LedgerStore, state: FundState) {
+    private init(store: LedgerStore, state: FundState, clock: @escaping @Sendable () -> Timestamp) {
         self.store = store
         self.state = state
+        self.clock = clock
     }
+
+    /// The system clock, to the second.
+    public static let systemClock: @Sendable () -> Timestamp = {
+        Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970)) ?? Timestamp(secondsSinceEpoch: 0)!
+    }
+
+    /// The checkpoint origin of the fund `fundId`: `backstop/<fund id in hex>`.
+    public static func origin(_ fundId: [UInt8]) -> String { "backstop/" + Hex.encode(fundId) }
+
+    /// The ledger's Merkle tiles.
+    public var tiles: MerkleTiles { store.tiles }
 
     /// An incomplete last line that opening set aside (see ``LedgerStore/recoveredTail``).
     public var recoveredTail: TornTail? { store.recoveredTail }
@@ -26,7 +41,9 @@ public final class Fund {
 
     /// Creates a ledger in `directory` whose entry 0 is the genesis `payload`, signed by at
     /// least the threshold of the delegates it names.
-    public static func create(at directory: URL, genesis payload: JSONValue, signatures: [EntrySignature], time: Timestamp) throws -> Fund {
+    public static func create(at directory: URL, genesis payload: JSONValue, signatures: [EntrySignature], time: Timestamp,
+                              clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> Fund {
+        try checkClock(time, clock)
         let entry = try Entry(seq: 0, prev: Entry.genesisPrev, time: time, kind: EntryKind.genesis.rawValue, body: payload, signatures: signatures)
         if let bad = entry.firstInvalidSignature() {
             throw FundError(.unauthorizedSigner, seq: 0, "the signature by key \(bad.publicKey.fingerprint) does not verify over the genesis payload")
@@ -35,7 +52,16 @@ public final class Fund {
         let store = try LedgerStore.create(at: directory)
         let (_, hash) = try store.append(kind: entry.kind, time: time, body: payload, signatures: signatures)
         precondition(hash == state.fundId, "the stored genesis differs from the checked one")
-        return Fund(store: store, state: state)
+        return Fund(store: store, state: state, clock: clock)
+    }
+
+    /// Refuses an entry time more than the tolerance ahead of the writer's clock: a
+    /// future-dated entry would block every honest write after it.
+    static func checkClock(_ time: Timestamp, _ clock: () -> Timestamp) throws {
+        let now = clock()
+        guard time.secondsSinceEpoch <= now.secondsSinceEpoch + FundLimits.clockToleranceSeconds else {
+            throw FundError(.timeAhead, "entry time \(time) is ahead of the writer's clock (\(now)) by more than \(Words.duration(FundLimits.clockToleranceSeconds))")
+        }
     }
 
     /// Creates a ledger from a genesis payload file's bytes and signature files in any
@@ -43,11 +69,12 @@ public final class Fund {
     ///
     /// - Throws: ``FundError`` `.threshold` naming who signed, who did not and every file
     ///   that does not count; nothing is created.
-    public static func create(at directory: URL, genesisBytes: [UInt8], files: [SignatureFile], time: Timestamp) throws -> (Fund, SignatureIntake) {
+    public static func create(at directory: URL, genesisBytes: [UInt8], files: [SignatureFile], time: Timestamp,
+                              clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> (Fund, SignatureIntake) {
         let payload = try Payload(bytes: genesisBytes, expected: .genesis)
         let intake = SignatureIntake(message: genesisBytes, files: files, policy: try GenesisPayload.signers(of: payload))
         if let shortfall = intake.shortfall { throw shortfall }
-        return (try create(at: directory, genesis: payload.json, signatures: intake.signatures, time: time), intake)
+        return (try create(at: directory, genesis: payload.json, signatures: intake.signatures, time: time, clock: clock), intake)
     }
 
     /// Opens the ledger in `directory` for writing, verifying every signature and replaying
@@ -56,13 +83,13 @@ public final class Fund {
     /// - Parameter lockWaitSeconds: how long to wait for another writer to finish.
     /// - Throws: ``LedgerError`` (`.locked`, `.corrupt`, ...) or ``FundError`` with the
     ///   sequence number of the first entry the rules refuse.
-    public static func open(at directory: URL, lockWaitSeconds: Double = 0) throws -> Fund {
+    public static func open(at directory: URL, lockWaitSeconds: Double = 0, clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> Fund {
         var state: FundState? = nil
         let store = try LedgerStore.open(at: directory, verifySignatures: true, lockWaitSeconds: lockWaitSeconds) { entry, hash in
             if state == nil { state = try FundState(genesis: entry, hash: hash) } else { try state!.apply(entry, hash: hash) }
         }
         guard let state else { throw FundError(.notInitialized, "the ledger in \(directory.path) has no genesis entry yet") }
-        return Fund(store: store, state: state)
+        return Fund(store: store, state: state, clock: clock)
     }
 
     /// Checks a whole ledger file as an auditor: chain, canonical form, every signature, and
@@ -94,6 +121,7 @@ public final class Fund {
     /// `time` is the entry time (the injected clock): never before the previous entry's.
     @discardableResult
     public func submit(_ kind: EntryKind, payload: JSONValue, signatures: [EntrySignature], time: Timestamp) throws -> Entry {
+        try Self.checkClock(time, clock)
         let candidate = try Entry(seq: state.entryCount, prev: state.head, time: time, kind: kind.rawValue, body: payload, signatures: signatures)
         if let bad = candidate.firstInvalidSignature() {
             throw FundError(.unauthorizedSigner, "the signature by key \(bad.publicKey.fingerprint) does not verify over this payload")
@@ -103,6 +131,29 @@ public final class Fund {
         precondition(hash == checked.hash, "the stored entry differs from the checked one")
         state.commit(checked)
         return entry
+    }
+
+    /// The checkpoint of the whole ledger as it is: what witnesses are asked to cosign.
+    public func checkpoint() -> Checkpoint {
+        Checkpoint(origin: Self.origin(state.fundId), size: state.entryCount, root: state.frontier.root)
+    }
+
+    /// Records a cosigned checkpoint of an earlier prefix (or of the whole ledger): builds
+    /// the `checkpoint` payload, with the consistency proof from its size to the ledger's,
+    /// and appends it if the rules accept it.
+    @discardableResult
+    public func submitCheckpoint(_ note: SignedNote, time: Timestamp) throws -> Entry {
+        let checkpoint = try Checkpoint(text: note.text)
+        guard Identifiers.same(checkpoint.origin, Self.origin(state.fundId)) else {
+            throw FundError(.checkpointMismatch, "the checkpoint is for \(SafeText.quoted(checkpoint.origin)), not this fund (\(Self.origin(state.fundId)))")
+        }
+        guard checkpoint.size <= state.entryCount else {
+            throw FundError(.checkpointMismatch, "checkpoint of \(checkpoint.size) entries, but the ledger has \(state.entryCount): it is of another (longer) ledger")
+        }
+        let proof = try Merkle.consistencyProof(old: checkpoint.size, new: state.entryCount, subtree: store.tiles.subtree)
+        let body = CheckpointPayload(size: checkpoint.size, root: checkpoint.root, signatures: note.signatures, proof: proof)
+        let payload = Payloads.make(body, for: state, id: "checkpoint-\(checkpoint.size)-\(Hex.encode(Array(checkpoint.root.prefix(4))))", expires: time.adding(seconds: 3_600) ?? time)
+        return try submit(.checkpoint, payload: payload, signatures: [], time: time)
     }
 
     /// Matches signature files to the keys that may sign `payload`.

@@ -10,7 +10,8 @@ public struct FundError: Error, Sendable, Equatable, CustomStringConvertible {
         case unknownMember, duplicateMember, memberNotActive, arrears, duplicateKey
         case unknownClaim, claimNotOpen, overClaim, overBalance
         case unknownRelease, releaseNotPending, tooEarly
-        case timeBackwards, notInitialized
+        case timeBackwards, timeAhead, notInitialized
+        case checkpointMismatch, quorum
     }
 
     /// The rule that said no.

@@ -139,6 +139,8 @@ public struct Release: Sendable, Hashable {
     public enum Status: String, Sendable { case pending, settled, cancelled }
     /// The release payload's id.
     public let id: String
+    /// The entry that approved it.
+    public let approvedSeq: Int64
     /// The claim it pays.
     public let claim: String
     /// The transfers.
@@ -153,6 +155,9 @@ public struct Release: Sendable, Hashable {
     public let payableAt: Timestamp
     /// The payout reference recorded at settlement.
     public internal(set) var reference: String?
+    /// In a fund with witnesses: the time by which a quorum of witnesses had seen a
+    /// checkpoint that includes this release; the delay runs from it. Nil until then.
+    public internal(set) var witnessedAt: Timestamp?
 }
 
 /// The fund: everything derived by replaying the ledger's entries through the rules.
@@ -201,6 +206,20 @@ public struct FundState: Sendable, Equatable {
     public internal(set) var head: [UInt8]
     /// The time of the last entry applied.
     public internal(set) var lastTime: Timestamp
+    /// Who cosigns checkpoints, or nil for a fund whose genesis predates witnesses (its time
+    /// rules use entry times alone).
+    public internal(set) var witnesses: WitnessPolicy?
+    /// The Merkle tree of the entries so far (its root is the root of the whole ledger).
+    public internal(set) var frontier = MerkleFrontier()
+    /// The size of the last recorded checkpoint, 0 before the first.
+    public internal(set) var checkpointSize: Int64 = 0
+    /// The fund's witnessed time: a time a quorum of witnesses attested had come, in the
+    /// latest recorded checkpoint. Entries may not be stamped before it.
+    public internal(set) var witnessedTime: Timestamp?
+    /// Each witness's latest cosignature time, which its next one may not precede.
+    public internal(set) var witnessTimes: [String: Int64] = [:]
+    /// The times of the entries after the last recorded checkpoint.
+    var uncheckpointedTimes: [Timestamp] = []
 
     /// The period that `time` falls in (0 from the genesis time).
     public func period(of time: Timestamp) -> Int64 {
@@ -221,6 +240,27 @@ public struct FundState: Sendable, Equatable {
             if (duesPaid[id]?[period] ?? .zero) < dues { return period }
         }
         return nil
+    }
+
+    /// The time of entry `seq`, if it is after the last recorded checkpoint.
+    func entryTime(seq: Int64) -> Timestamp? {
+        let index = seq - checkpointSize
+        guard index >= 0, index < Int64(uncheckpointedTimes.count) else { return nil }
+        return uncheckpointedTimes[Int(index)]
+    }
+
+    /// The effect of a recorded checkpoint of `size` entries whose witnesses had seen it by
+    /// `seenBy` and attest that `reached` had come.
+    mutating func recordCheckpoint(size: Int64, seenBy: Int64, reached: Int64, times: [String: Int64]) {
+        let seen = Timestamp(secondsSinceEpoch: seenBy)!
+        for (id, release) in releases where release.status == .pending && release.approvedSeq < size {
+            if release.witnessedAt.map({ seen < $0 }) ?? true { releases[id]!.witnessedAt = seen }
+        }
+        let attested = Timestamp(secondsSinceEpoch: reached)!
+        if witnessedTime.map({ attested > $0 }) ?? true { witnessedTime = attested }
+        for (name, time) in times { witnessTimes[name] = time }
+        uncheckpointedTimes.removeFirst(Int(min(Int64(uncheckpointedTimes.count), size - checkpointSize)))
+        checkpointSize = size
     }
 
     /// The 1-based name of a delegate in the current set, such as "delegate-2 (Kraken)".

@@ -4,13 +4,13 @@ import BackstopLedger
 /// The kinds of entry, each the purpose of its payload: `domain` is `backstop/v1/<kind>`.
 public enum EntryKind: String, Sendable, CaseIterable {
     case genesis, admit, memberStatus = "member-status", memberKey = "member-key", contribution
-    case claim, reject, release, cancel, settle, rotate, policy
+    case claim, reject, release, cancel, settle, rotate, policy, checkpoint
 
     /// The payload's `domain`.
     public var domain: String { "backstop/v1/\(rawValue)" }
 
     /// True for the kinds that need a threshold of delegates (and name a `delegateSet`).
-    public var isDelegateAction: Bool { ![.contribution, .claim].contains(self) }
+    public var isDelegateAction: Bool { ![.contribution, .claim, .checkpoint].contains(self) }
 
     /// The kind a `domain` names, or nil.
     public init?(domain: String) {
@@ -36,6 +36,7 @@ public enum EntryKind: String, Sendable, CaseIterable {
         case .settle: SettlePayload.self
         case .rotate: RotatePayload.self
         case .policy: PolicyPayload.self
+        case .checkpoint: CheckpointPayload.self
         }
     }
 }

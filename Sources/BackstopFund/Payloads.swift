@@ -18,11 +18,11 @@ public enum Payloads {
     public static func genesis(
         id: String = newId(), expires: Timestamp, name: String, assets: [(symbol: String, decimals: Int)],
         delegates: [Delegate], threshold: Int = 4, petitionThreshold: Int = 100,
-        policy: ContributionPolicy, releaseDelaySeconds: Int64 = 86_400
+        policy: ContributionPolicy, releaseDelaySeconds: Int64 = 86_400, witnesses: WitnessPolicy? = .delegates
     ) -> JSONValue {
         let body = GenesisPayload(name: name, assets: assets.map { AssetDeclaration(symbol: $0.symbol, decimals: $0.decimals) },
                                   delegates: delegates, threshold: threshold, petitionThreshold: petitionThreshold,
-                                  policy: policy, releaseDelaySeconds: releaseDelaySeconds)
+                                  policy: policy, releaseDelaySeconds: releaseDelaySeconds, witnesses: witnesses)
         let header = PayloadHeader(kind: .genesis, fund: nil, id: id, expires: expires, delegateSet: 1, roster: nil, units: nil)
         return .object(header.fields.merging(body.fields) { header, _ in header })
     }

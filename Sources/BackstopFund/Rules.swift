@@ -19,6 +19,9 @@ public enum FundLimits {
     public static let periodSeconds: ClosedRange<Int64> = 3_600...315_360_000
     /// Release delay: none to one year.
     public static let releaseDelaySeconds: ClosedRange<Int64> = 0...31_536_000
+    /// How far clocks may disagree: an entry may be stamped this much ahead of the writer's
+    /// clock, and of the witnesses' times.
+    public static let clockToleranceSeconds: Int64 = 300
 }
 
 /// An entry that every rule accepted, ready to be recorded and applied.
@@ -72,6 +75,9 @@ extension FundState {
                 throw FundError(.malformedPayload, "entry \(entry.seq) does not follow entry \(entryCount - 1)")
             }
             guard entry.time >= lastTime else { throw FundError(.timeBackwards, "time \(entry.time) is before the previous entry's \(lastTime)") }
+            if let witnessed = witnessedTime, entry.time.secondsSinceEpoch < witnessed.secondsSinceEpoch - FundLimits.clockToleranceSeconds {
+                throw FundError(.timeBackwards, "time \(entry.time) is before the fund's witnessed time \(witnessed) (a recorded checkpoint's cosignatures show that time had come)")
+            }
             guard let kind = EntryKind(rawValue: entry.kind), kind.rules != nil else {
                 throw FundError(.malformedPayload, "kind \(SafeText.quoted(entry.kind)) is not an entry kind after genesis (\(EntryKind.allCases.dropFirst().map(\.rawValue).joined(separator: ", ")))")
             }
@@ -104,6 +110,8 @@ extension FundState {
         entryCount += 1
         head = checked.hash
         lastTime = checked.entry.time
+        frontier.append(checked.hash)
+        if witnesses != nil { uncheckpointedTimes.append(checked.entry.time) }
         checkInvariants()
     }
 
@@ -221,7 +229,8 @@ extension FundState {
               let payload = try? Payload(entry.body, expected: kind), let body = payload.rules
         else { return "\(SafeText.escape(entry.kind)) (a payload these rules do not read)" }
         let context = RuleContext(seq: entry.seq, time: entry.time, header: payload.header, signatures: entry.signatures)
-        return body.summary(in: self, context) + "; signed by " + signerNames(entry.signatures, for: body)
+        let summary = body.summary(in: self, context)
+        return entry.signatures.isEmpty ? summary : summary + "; signed by " + signerNames(entry.signatures, for: body)
     }
 
     /// "delegate-1, -3, -4, -6", "member exchange-a", "100 petitioners".

@@ -67,6 +67,48 @@ public enum LedgerScan {
         return try scan(fd: fd, verifySignatures: verifySignatures, visit: visit)
     }
 
+    /// The root of the first `size` entries of the ledger file at `url`, computed from its
+    /// lines (never from a cache), or nil when the file holds fewer entries.
+    public static func root(file url: URL, size: Int64) throws -> [UInt8]? {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LedgerError(.io, "cannot open \(url.path): \(errnoDescription())") }
+        defer { close(fd) }
+        var reader = LineReader(fd: fd)
+        var frontier = MerkleFrontier()
+        while frontier.size < size, case .line(let line)? = try reader.next(limit: Entry.maximumLineBytes) {
+            frontier.append(try Entry.hash(line: line))
+        }
+        return frontier.size == size ? frontier.root : nil
+    }
+
+    /// The stored line of entry `seq` of the ledger file at `url`, without its newline.
+    public static func line(file url: URL, seq: Int64) throws -> [UInt8] {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LedgerError(.io, "cannot open \(url.path): \(errnoDescription())") }
+        defer { close(fd) }
+        var reader = LineReader(fd: fd)
+        var index: Int64 = 0
+        while let item = try reader.next(limit: Entry.maximumLineBytes) {
+            guard case .line(let line) = item else { break }
+            if index == seq { return line }
+            index += 1
+        }
+        throw LedgerError(.notFound, seq: seq, "the ledger has no entry \(seq)")
+    }
+
+    /// The first sequence number below `count` at which the two ledger files differ, or
+    /// `count` when their first `count` lines are the same.
+    public static func firstDifference(_ a: URL, _ b: URL, upTo count: Int64) throws -> Int64 {
+        let first = open(a.path, O_RDONLY | O_CLOEXEC), second = open(b.path, O_RDONLY | O_CLOEXEC)
+        defer { if first >= 0 { close(first) }; if second >= 0 { close(second) } }
+        guard first >= 0, second >= 0 else { throw LedgerError(.io, "cannot open the ledgers to compare: \(errnoDescription())") }
+        var left = LineReader(fd: first), right = LineReader(fd: second)
+        for seq in 0..<count {
+            guard case .line(let x)? = try left.next(limit: Entry.maximumLineBytes), case .line(let y)? = try right.next(limit: Entry.maximumLineBytes), x == y else { return seq }
+        }
+        return count
+    }
+
     /// Reads entry `seq` of the ledger file at `url` (checking its form, not the chain):
     /// for looking up an entry the caller already verified, such as the one holding an id.
     public static func entry(file url: URL, seq: Int64) throws -> Entry {

@@ -173,6 +173,25 @@ public final class MerkleTiles {
         return (full, partial)
     }
 
+    /// The tiles of the ledger in `folder`, holding at least `size` leaves: the ones on disk
+    /// when they do and `useCache` is set, or else tiles built in memory from the ledger's
+    /// lines. Whoever uses cached tiles must check what it makes from them against a root
+    /// it trusts.
+    public static func forReading(ledger folder: URL, size: Int64, useCache: Bool = true) throws -> MerkleTiles {
+        if useCache, let tiles = try? open(directory: folder.appendingPathComponent(folderName)), tiles.size >= size { return tiles }
+        let file = folder.appendingPathComponent(LedgerStore.ledgerFileName)
+        let fd = Glibc.open(file.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw LedgerError(.notFound, "no ledger: \(file.path) cannot be opened") }
+        defer { close(fd) }
+        let tiles = MerkleTiles(directory: nil)
+        var reader = LineReader(fd: fd)
+        while tiles.size < size, case .line(let line)? = try reader.next(limit: Entry.maximumLineBytes) {
+            try tiles.append(try Entry.hash(line: line))
+        }
+        guard tiles.size >= size else { throw LedgerError(.notFound, "the ledger has \(tiles.size) entries, not \(size)") }
+        return tiles
+    }
+
     /// The size and root the tiles in `directory` say they hold, or nil.
     static func recorded(in directory: URL) -> (size: Int64, root: [UInt8])? {
         guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(stateFileName).path) else { return nil }

@@ -158,15 +158,30 @@ struct SubmitCommand: ParsableCommand {
     @OptionGroup var waiting: WaitOptions
 
     @Option(help: "The payload file that was signed.")
-    var proposal: String
+    var proposal: String?
 
     @Option(parsing: .upToNextOption, help: "DER signature files, or folders of .sig files (several after one --signature).")
     var signature: [String] = []
+
+    @Option(help: "Instead of a proposal: a checkpoint file cosigned by the fund's witnesses (backstop cosign).")
+    var checkpoint: String?
 
     @Flag(help: "Print the appended entry as JSON (ok, seq, kind, id, hash, time, signers).")
     var json = false
 
     func run() throws {
+        if let checkpoint {
+            guard proposal == nil, signature.isEmpty else { throw CLIError.badInput("give either --checkpoint, or --proposal with --signature") }
+            let (note, point) = try readNote(checkpoint)
+            let fund = try openFund(try options.url(), wait: waiting.wait)
+            let state = fund.state
+            if point.size <= state.checkpointSize, fund.state.checkpointSize > 0 {
+                throw CLIError.refused("the ledger already records a checkpoint of \(state.checkpointSize) entries; this one, of \(point.size), adds nothing")
+            }
+            let entry = try fund.submitCheckpoint(note, time: try options.writeTime())
+            return reportAppended(entry, fund, json: json, "appended entry \(entry.seq): \(state.summary(of: entry))\nthe fund's witnessed time is now \(fund.state.witnessedTime?.description ?? "unset")")
+        }
+        guard let proposal else { throw CLIError.badInput("give --proposal FILE with --signature, or --checkpoint FILE") }
         let (payload, bytes) = try readPayload(proposal)
         guard payload.kind != .genesis else { throw CLIError.badInput("a genesis payload starts a ledger: use backstop init") }
         if let claim = payload.body as? ClaimPayload, claim.member == nil {
@@ -176,14 +191,18 @@ struct SubmitCommand: ParsableCommand {
         let fund = try openFund(try options.url(), wait: waiting.wait)
         if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
         let state = fund.state
-        let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.time())
+        let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.writeTime())
         let names = intake.files.compactMap { $0.verdict.counts ? $0.verdict.signer : nil }
         var extra: [String: JSONValue] = ["signers": .array(names.map { .string($0) })]
         var text = "appended entry \(entry.seq): \(state.summary(of: entry))"
         if !intake.setAside.isEmpty { text += "\nset aside: \(intake.setAside)" }
         if let release = fund.state.releases[payload.header.id], payload.kind == .release {
-            extra["payableAt"] = .string(release.payableAt.description)
-            text += "\nrelease \(payload.header.id) is pending; payable from \(release.payableAt)"
+            if fund.state.witnesses == nil {
+                extra["payableAt"] = .string(release.payableAt.description)
+                text += "\nrelease \(payload.header.id) is pending; payable from \(release.payableAt)"
+            } else {
+                text += "\nrelease \(payload.header.id) is pending; its \(Words.duration(fund.state.releaseDelaySeconds)) delay runs from the first cosigned checkpoint that includes it"
+            }
         }
         reportAppended(entry, fund, json: json, extra: extra, text)
     }
@@ -229,7 +248,7 @@ struct ContributeCommand: ParsableCommand {
 
     func run() throws {
         let fund = try openFund(try options.url(), wait: waiting.wait)
-        let time = try options.time()
+        let time = try options.writeTime()
         let state = fund.state
         try requireMember(member, state)
         let minor = try parseAmount(amount, asset: asset, state: state, option: "--amount", assetOption: "--asset")
@@ -239,7 +258,10 @@ struct ContributeCommand: ParsableCommand {
         if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: self.json) }
         let privateKey = try signer.privateKey()
         let entry = try fund.submit(.contribution, payload: json, signatures: try Payloads.sign(json, with: [privateKey]), time: time)
-        reportAppended(entry, fund, json: self.json, "appended entry \(entry.seq): \(member) contributed \(state.show(minor, asset)) for period \(body.period)")
+        reportAppended(entry, fund, json: self.json, """
+            appended entry \(entry.seq): \(member) contributed \(state.show(minor, asset)) for period \(body.period)
+            to prove it is recorded, once a cosigned checkpoint covers entry \(entry.seq): backstop prove inclusion --ledger \(options.ledger) --seq \(entry.seq) --checkpoint CHECKPOINT
+            """)
     }
 }
 
@@ -322,7 +344,7 @@ struct ClaimCommand: ParsableCommand {
 
         func run() throws {
             let fund = try openFund(try options.url(), wait: waiting.wait)
-            let time = try options.time()
+            let time = try options.writeTime()
             try requireMember(member, fund.state)
             let json = Payloads.make(try incident.body(state: fund.state, member: member), for: fund.state, id: try ProposalOptions.validId(id), expires: try expiry(time, "1h"))
             let payload = try Payload(json)
@@ -349,12 +371,13 @@ struct PetitionCommand: ParsableCommand {
         )
 
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var incident: IncidentOptions
         @OptionGroup var proposal: ProposalOptions
 
         func run() throws {
             let state = try readFund(try options.url())
-            let time = try options.time()
+            let time = try clock.time()
             let json = Payloads.make(try incident.body(state: state, member: nil), for: state, id: try proposal.payloadId(), expires: try expiry(time, proposal.expires))
             let payload: Payload
             do {
@@ -444,7 +467,7 @@ struct PetitionCommand: ParsableCommand {
             let files = try Files.signatures(signatures, option: "--signatures")
             let fund = try openFund(try options.url(), wait: waiting.wait)
             if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
-            let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.time())
+            let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.writeTime())
             var text = "appended entry \(entry.seq): claim filed by a petition of \(entry.signatures.count) distinct petitioners"
             if !intake.setAside.isEmpty { text += "\nset aside: \(intake.setAside)" }
             reportAppended(entry, fund, json: json, extra: ["petitioners": .integer(Int64(entry.signatures.count))], text)

@@ -4,16 +4,23 @@ import BackstopFund
 import BackstopLedger
 import Foundation
 
-/// The ledger folder every verb that reads or appends takes, and the entry time.
+/// The ledger folder every verb that reads or appends takes.
 struct LedgerOptions: ParsableArguments {
     @Option(help: "The ledger folder (a path to its ledger.jsonl is accepted too).")
     var ledger: String
 
-    @Option(help: ArgumentHelp("Entry time to record, YYYY-MM-DDTHH:MM:SSZ (default: now). For tests.", visibility: .private))
-    var now: String?
-
     /// The ledger folder.
     func url() throws -> URL { try ledgerFolder(ledger) }
+
+    /// The time an appended entry is stamped with: the system clock, always. (No option
+    /// sets it: a writer that could choose its entry times could bend every time rule.)
+    func writeTime() throws -> Timestamp { try parseNow(nil) }
+}
+
+/// The time a verb that only reads judges at: now, or for tests a private `--now`.
+struct ClockOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The time to judge at, YYYY-MM-DDTHH:MM:SSZ (default: now). For tests.", visibility: .private))
+    var now: String?
 
     func time() throws -> Timestamp { try parseNow(now) }
 }

@@ -47,6 +47,7 @@ private struct Demo {
     let work: String
     var clock = Timestamp("2021-10-01T00:00:00Z")!
     var step = 0
+    var releaseSeq: Int64 = 0
 
     init(ledger: String, keys: String, work: String) {
         self.ledger = ledger
@@ -84,6 +85,18 @@ private struct Demo {
         }
     }
 
+    /// Drafts a checkpoint; witnesses 1 (against its mirror) and 2 cosign it; it is recorded.
+    func checkpoint(named name: String, show: Bool) throws {
+        let path = file("\(name).txt")
+        let mirror = file("witness-1-mirror")
+        try backstop(["checkpoint", "--ledger", ledger, "--out", path], quiet: !show)
+        try backstop(["mirror", "--from", ledger, "--to", mirror], quiet: !show)
+        try backstop(["cosign", "--ledger", mirror, "--key", key("witness-1"), "--state", file("witness-1-state.json"), "--checkpoint", path], quiet: !show)
+        try backstop(["cosign", "--ledger", ledger, "--key", key("witness-2"), "--state", file("witness-2-state.json"), "--checkpoint", path], quiet: true)
+        if show { print("(witness 2 cosigned the same way)") }
+        try backstop(["submit", "--ledger", ledger, "--checkpoint", path], quiet: !show)
+    }
+
     /// propose, approve by four delegates, submit.
     mutating func delegateAction(_ verb: [String], name: String, by delegates: [Int] = [1, 2, 3, 4]) throws {
         let payload = file("\(name).json")
@@ -96,12 +109,12 @@ private struct Demo {
         print("Backstop demo: the January 2022 exchange breach, replayed as an industry fund.")
         print("Keys come from \(keys) (PUBLIC test keys). Work files go to \(work)/.")
 
-        say("Seven delegates from seven platforms draft the fund's genesis: BTC, ETH and USDC; 4 of 7 to release; 100 users to petition; dues 0.01% of a member's size per 30 days, at least 1,000 and at most 100,000 USDC; 24 h between approval and payout.")
+        say("Seven delegates from seven platforms draft the fund's genesis: BTC, ETH and USDC; 4 of 7 to release; 100 users to petition; dues 0.01% of a member's size per 30 days, at least 1,000 and at most 100,000 USDC; 24 h between approval and payout; and three independent witnesses, any two of whom cosign the fund's checkpoints, so that its time and history rest on more than the host's word.")
         let platforms = ["Binance", "Coinbase", "Kraken", "OKX", "Bitstamp", "Gemini", "Bitfinex"]
         let genesis = file("genesis.json")
         try backstop(["genesis", "draft", "--name", "Industry Backstop Fund (demo)", "--asset", "BTC:8", "--asset", "ETH:18", "--asset", "USDC:6"]
             + platforms.enumerated().flatMap { ["--delegate", "\($0.element)=\(pub("delegate-\($0.offset + 1)"))"] }
-            + ["--out", genesis])
+            + (1...3).flatMap { ["--witness", "witness-\($0).demo=\(pub("witness-\($0)"))"] } + ["--witness-quorum", "2", "--out", genesis])
         say("Four delegates sign the genesis offline; the ledger starts.")
         let genesisSignatures = try approve(genesis, by: [1, 2, 3, 4])
         try backstop(["init", "--ledger", ledger, "--genesis", genesis] + genesisSignatures.flatMap { ["--signature", $0] })
@@ -129,6 +142,9 @@ private struct Demo {
         print("(periods 1 to 3 were paid the same way, quietly; Broker C paid only period 0)")
 
         clock = Timestamp("2022-01-18T02:00:00Z")!
+        say("The witnesses cosign a checkpoint of the ledger: each verifies every entry of its own copy first (witness 1 keeps a mirror), checks it extends what it cosigned before, and signs with its clock's time.")
+        try checkpoint(named: "checkpoint-dues", show: true)
+
         say("17 January 2022: attackers bypass two-factor checks at Exchange A and withdraw from 483 accounts. Exchange A files a claim for 4,836.26 ETH, 443.93 BTC and 66,200 USDC, with its incident report as evidence.")
         try Data("Exchange A incident report: new withdrawal addresses were whitelisted without 2FA; 483 accounts affected.\n".utf8).write(to: URL(fileURLWithPath: file("incident-report.txt")))
         try backstop(["claim", "file", "--ledger", ledger, "--member", "exchange-a", "--key", key("exchange-a"), "--id", "breach-2022-01",
@@ -193,10 +209,33 @@ private struct Demo {
         guard process.terminationStatus == 0 else { throw CLIError.badInput("openssl could not sign; is it installed?") }
         releaseSignatures.append(opensslSignature)
         try backstop(["submit", "--ledger", ledger, "--proposal", release] + releaseSignatures.flatMap { ["--signature", $0] })
+        releaseSeq = try Fund.verify(file: URL(fileURLWithPath: ledger).appendingPathComponent("ledger.jsonl")).0.entryCount - 1
 
-        say("The 24-hour delay gives everyone time to object to the destinations. After it, the payout is made and recorded.")
-        advance(hours: 24)
-        try delegateAction(["settle", "--release", "release-1", "--reference", "eth:0xpayout1 btc:payout2 usdc:0xpayout3"], name: "settle-1", by: [2, 4, 6, 7])
+        say("The witnesses cosign a checkpoint that includes the release: the 24-hour delay runs from the time they saw it, not from a time the host chose.")
+        try checkpoint(named: "checkpoint-release", show: false)
+        print("(witnesses 1 and 2 cosigned at \(clock); the release is witnessed from then)")
+
+        say("23 hours later the host would like to pay already. The settlement is drafted and signed, but the witnesses' latest cosigned time is 23 hours after the release: refused.")
+        advance(hours: 23)
+        try checkpoint(named: "checkpoint-23h", show: false)
+        let settle = file("settle-1.json")
+        try backstop(["propose", "settle", "--ledger", ledger, "--release", "release-1", "--reference", "eth:0xpayout1 btc:payout2 usdc:0xpayout3", "--expires", "72h", "--out", settle])
+        let settleSignatures = try approve(settle, by: [2, 4, 6, 7])
+        do {
+            try backstop(["submit", "--ledger", ledger, "--proposal", settle] + settleSignatures.flatMap { ["--signature", $0] })
+        } catch let error as FundError {
+            print("refused: \(error.reason)")
+        }
+
+        say("After 24 hours of witnessed time, with a checkpoint cosigned then, the payout is made and recorded.")
+        advance(hours: 1)
+        try checkpoint(named: "checkpoint-24h", show: false)
+        try backstop(["submit", "--ledger", ledger, "--proposal", settle] + settleSignatures.flatMap { ["--signature", $0] })
+
+        say("Exchange A's claimants can prove the release is on the ledger the witnesses cosigned, to anyone, without the ledger: an inclusion proof against the checkpoint, checked with the witnesses' public keys.")
+        let proof = file("release-1.tlog-proof")
+        try backstop(["prove", "inclusion", "--ledger", ledger, "--seq", String(releaseSeq), "--checkpoint", file("checkpoint-24h.txt"), "--out", proof])
+        try backstop(["check-proof", "--proof", proof] + (1...3).flatMap { ["--witness", "witness-\($0).demo=\(pub("witness-\($0)"))"] } + ["--quorum", "2"])
 
         say("Anyone can now verify the whole ledger from the file alone: every link, signature and rule.")
         try backstop(["verify", "--ledger", ledger])

@@ -56,6 +56,21 @@ enum Files {
         }
     }
 
+    /// A private key file of either kind (ECDSA or Ed25519).
+    static func anyPrivateKey(_ path: String, passphraseFile: String?) throws -> AnyPrivateKey {
+        let pem = try readText(path, what: "key file")
+        do {
+            return try AnyPrivateKey(pemRepresentation: pem)
+        } catch let error as CryptoError where error.code == .passphraseRequired {
+            let passphrase = try passphraseFile.map { try Passphrase.fromFile($0) } ?? Passphrase.ask("Passphrase for \(path): ")
+            do { return try AnyPrivateKey(pemRepresentation: pem, passphrase: passphrase) } catch let error as CryptoError {
+                throw CLIError.badInput("key file \(SafeText.escape(path)): \(error)")
+            }
+        } catch let error as CryptoError {
+            throw CLIError.badInput("key file \(SafeText.escape(path)): \(error)")
+        }
+    }
+
     /// A public key file in PEM (`PUBLIC KEY`) or DER.
     static func publicKey(_ path: String) throws -> PublicKey {
         let bytes = try read(path, what: "public key file")

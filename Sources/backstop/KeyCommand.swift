@@ -23,6 +23,9 @@ struct KeyCommand: ParsableCommand {
         @Option(help: "Curve: p256 or secp256k1.")
         var curve: Curve = .p256
 
+        @Flag(help: "Make an Ed25519 key instead, for a witness that cosigns checkpoints.")
+        var ed25519 = false
+
         @Option(help: "Path prefix of the two files to write.")
         var out: String
 
@@ -47,6 +50,14 @@ struct KeyCommand: ParsableCommand {
                 let first = try Passphrase.ask("New passphrase for \(keyPath): ")
                 guard try Passphrase.ask("Repeat the passphrase: ") == first else { throw CLIError.badInput("the passphrases differ") }
                 passphrase = first
+            }
+            if ed25519 {
+                let key = try Ed25519PrivateKey()
+                try Files.writeNew(keyPath, Array(try key.pemRepresentation(passphrase: passphrase).utf8), mode: 0o600, what: "key file")
+                try Files.writeNew(publicPath, Array(key.publicKey.pemRepresentation.utf8), mode: 0o644, what: "public key file")
+                if json { return print(#"{"type":"ed25519","key":"\#(Hex.encode(key.publicKey.rawRepresentation))","privateKey":"\#(keyPath)","publicKey":"\#(publicPath)"}"#) }
+                print("wrote \(keyPath) (private, keep it offline) and \(publicPath)")
+                return print("ed25519 key \(Hex.encode(key.publicKey.rawRepresentation))")
             }
             let key = try PrivateKey(generatingOn: curve)
             try Files.writeNew(keyPath, Array(try key.pemRepresentation(passphrase: passphrase).utf8), mode: 0o600, what: "key file")

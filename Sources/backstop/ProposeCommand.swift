@@ -19,9 +19,9 @@ struct ProposeCommand: ParsableCommand {
     )
 
     /// Builds the payload from the ledger's current state, dry-runs it, writes it and shows it.
-    static func write(_ options: LedgerOptions, _ proposal: ProposalOptions, _ build: (FundState) throws -> any PayloadBody) throws {
+    static func write(_ options: LedgerOptions, _ clock: ClockOptions, _ proposal: ProposalOptions, _ build: (FundState) throws -> any PayloadBody) throws {
         let state = try readFund(try options.url())
-        let now = try options.time()
+        let now = try clock.time()
         let json = Payloads.make(try build(state), for: state, id: try proposal.payloadId(), expires: try expiry(now, proposal.expires))
         let payload: Payload
         do { payload = try Payload(json) } catch { throw FundError(error.rule, "before anyone signs: \(error.reason). Nothing was written.") }
@@ -52,13 +52,14 @@ struct ProposeCommand: ParsableCommand {
     struct Admit: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Admit a member platform.", discussion: "Example: backstop propose admit --ledger fund/ --member exchange-a --platform \"Exchange A\" --key exchange-a.pub.pem --size 250000000 --out admit.json")
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The member's id (letters, digits, . _ -).") var member: String
         @Option(help: "The platform's name.") var platform: String
         @Option(help: "The member's public key file (PEM or DER).") var key: String
         @Option(help: "Declared size in dues-asset units, which scales its dues (0 for none).") var size: String
         func run() throws {
-            try ProposeCommand.write(options, proposal) { state in
+            try ProposeCommand.write(options, clock, proposal) { state in
                 let size = size == "0" ? Amount.zero : try parseAmount(size, asset: state.policy.asset, state: state, option: "--size")
                 return AdmitPayload(member: member, platform: platform, key: try Files.publicKey(key), size: size)
             }
@@ -68,13 +69,14 @@ struct ProposeCommand: ParsableCommand {
     struct MemberStatus: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "member-status", abstract: "Suspend or reinstate a member.", discussion: "Example: backstop propose member-status --ledger fund/ --member broker-b --status suspended --reason \"assessment overdue\" --out suspend.json")
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The member's id.") var member: String
         @Option(help: "active or suspended.") var status: String
         @Option(help: "Why.") var reason: String
         func run() throws {
             guard let status = BackstopFund.Member.Status(rawValue: status) else { throw CLIError.badInput("--status \(SafeText.quoted(status)): active or suspended") }
-            try ProposeCommand.write(options, proposal) { state in
+            try ProposeCommand.write(options, clock, proposal) { state in
                 try requireMember(member, state)
                 return MemberStatusPayload(member: member, status: status, reason: reason)
             }
@@ -84,11 +86,12 @@ struct ProposeCommand: ParsableCommand {
     struct MemberKey: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "member-key", abstract: "Replace a member's key (signed by its current key and the delegates).", discussion: "Example: backstop propose member-key --ledger fund/ --member exchange-a --key new.pub.pem --out rotate-key.json")
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The member's id.") var member: String
         @Option(help: "The new public key file.") var key: String
         func run() throws {
-            try ProposeCommand.write(options, proposal) { state in
+            try ProposeCommand.write(options, clock, proposal) { state in
                 try requireMember(member, state)
                 return MemberKeyPayload(member: member, key: try Files.publicKey(key), previousKey: state.members[member]!.key.fingerprint)
             }
@@ -98,13 +101,14 @@ struct ProposeCommand: ParsableCommand {
     struct Release: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Release money for a claim (reserved at approval, paid at settlement after the delay).", discussion: "Example: backstop propose release --ledger fund/ --claim breach-1 --pay ETH=1000@0xVictimsPool --pay BTC=100@bc1qvictims --payee \"Exchange A claimants\" --expires 72h --out release.json")
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The claim's id.") var claim: String
         @Option(help: "A payout as ASSET=AMOUNT@DESTINATION, amount in asset units (repeat).") var pay: [String] = []
         @Option(help: "Who receives the payouts (default: claimants of CLAIM).") var payee: String?
         func run() throws {
             guard !pay.isEmpty else { throw CLIError.badInput("give at least one --pay ASSET=AMOUNT@DESTINATION") }
-            try ProposeCommand.write(options, proposal) { state in
+            try ProposeCommand.write(options, clock, proposal) { state in
                 let payouts = try pay.map { item -> Payout in
                     let parts = item.split(separator: "@", maxSplits: 1).map(String.init)
                     let head = parts.first?.split(separator: "=", maxSplits: 1).map(String.init) ?? []
@@ -125,28 +129,31 @@ struct ProposeCommand: ParsableCommand {
     struct Cancel: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Cancel a pending release, freeing its reservation.", discussion: "Example: backstop propose cancel --ledger fund/ --release r-1 --reason \"destination compromised\" --out cancel.json")
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The release's id.") var release: String
         @Option(help: "Why.") var reason: String
-        func run() throws { try ProposeCommand.write(options, proposal) { _ in CancelPayload(release: release, reason: reason) } }
+        func run() throws { try ProposeCommand.write(options, clock, proposal) { _ in CancelPayload(release: release, reason: reason) } }
     }
 
     struct Settle: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record that a pending release was paid (after the release delay).", discussion: "Example: backstop propose settle --ledger fund/ --release r-1 --reference 0xpayout-tx --out settle.json")
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The release's id.") var release: String
         @Option(help: "The payout reference, such as the transaction id.") var reference: String
-        func run() throws { try ProposeCommand.write(options, proposal) { _ in SettlePayload(release: release, reference: reference) } }
+        func run() throws { try ProposeCommand.write(options, clock, proposal) { _ in SettlePayload(release: release, reference: reference) } }
     }
 
     struct Reject: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Reject a claim, with a reason.", discussion: "Example: backstop propose reject --ledger fund/ --claim c-7 --reason \"no evidence of loss\" --out reject.json")
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "The claim's id.") var claim: String
         @Option(help: "Why.") var reason: String
-        func run() throws { try ProposeCommand.write(options, proposal) { _ in RejectPayload(claim: claim, reason: reason) } }
+        func run() throws { try ProposeCommand.write(options, clock, proposal) { _ in RejectPayload(claim: claim, reason: reason) } }
     }
 
     struct Rotate: ParsableCommand {
@@ -159,6 +166,7 @@ struct ProposeCommand: ParsableCommand {
                 """
         )
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "Replace one seat: delegate-N=KEY.pem or delegate-N=PLATFORM=KEY.pem (repeat).") var replace: [String] = []
         @Option(help: "The whole new set instead, as PLATFORM=PUBLIC-KEY.pem (repeat).") var delegate: [String] = []
@@ -166,7 +174,7 @@ struct ProposeCommand: ParsableCommand {
         @Option(help: "Petition threshold from now on (default: unchanged).") var petitionThreshold: Int?
         func run() throws {
             guard replace.isEmpty != delegate.isEmpty else { throw CLIError.badInput("give either --replace delegate-N=KEY.pem (repeat) or the whole set with --delegate") }
-            try ProposeCommand.write(options, proposal) { state in
+            try ProposeCommand.write(options, clock, proposal) { state in
                 var delegates = state.delegates
                 if !delegate.isEmpty { delegates = try parseDelegates(delegate) }
                 for item in replace {
@@ -188,6 +196,7 @@ struct ProposeCommand: ParsableCommand {
             discussion: "Example: backstop propose policy --ledger fund/ --dues-cap 250000 --out policy.json\nThe dues asset and the period length are fixed at genesis."
         )
         @OptionGroup var options: LedgerOptions
+        @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "New dues per period = declared size × this / 1,000,000.") var duesRatePerMillion: Int64?
         @Option(help: "New least dues per period, in asset units.") var duesFloor: String?
@@ -198,7 +207,7 @@ struct ProposeCommand: ParsableCommand {
             guard duesRatePerMillion != nil || duesFloor != nil || duesCap != nil || grace != nil || releaseDelay != nil else {
                 throw CLIError.badInput("nothing to change: give --dues-rate-per-million, --dues-floor, --dues-cap, --grace or --release-delay")
             }
-            try ProposeCommand.write(options, proposal) { state in
+            try ProposeCommand.write(options, clock, proposal) { state in
                 let current = state.policy
                 func amount(_ text: String?, _ option: String, _ old: Amount) throws -> Amount {
                     guard let text else { return old }

@@ -85,6 +85,12 @@ struct GenesisCommand: ParsableCommand {
 
         @OptionGroup var policy: PolicyOptions
 
+        @Option(help: "A witness that cosigns checkpoints, as NAME=PUBLIC-KEY.pem, Ed25519 or ECDSA (repeat; default: the delegates are the witnesses).")
+        var witness: [String] = []
+
+        @Option(help: "How many of the --witness keys must cosign a checkpoint (default: a majority).")
+        var witnessQuorum: Int?
+
         @Option(help: "How long the delegates have to sign it.")
         var expires: String = "7d"
 
@@ -107,10 +113,20 @@ struct GenesisCommand: ParsableCommand {
             let delegates = try parseDelegates(delegate)
             guard !delegates.isEmpty else { throw CLIError.badInput("give the delegates with --delegate PLATFORM=PUBLIC-KEY.pem") }
             let now = try parseNow(self.now)
+            var witnesses = WitnessPolicy.delegates
+            if !witness.isEmpty {
+                let cosigners = try witness.map { item -> Cosigner in
+                    guard item.contains("=") else { throw CLIError.badInput("--witness \(SafeText.quoted(item)): expected NAME=PUBLIC-KEY.pem") }
+                    return try parseWitness(item)
+                }
+                witnesses = .cosigners(cosigners, quorum: witnessQuorum ?? cosigners.count / 2 + 1)
+            } else if witnessQuorum != nil {
+                throw CLIError.badInput("--witness-quorum needs --witness; with none, the delegates are the witnesses and their threshold the quorum")
+            }
             let json = Payloads.genesis(
                 expires: try expiry(now, expires), name: name, assets: assets, delegates: delegates,
                 threshold: threshold, petitionThreshold: petitionThreshold, policy: try policy.policy(assets: assets),
-                releaseDelaySeconds: try parseDuration(policy.releaseDelay, option: "--release-delay"))
+                releaseDelaySeconds: try parseDuration(policy.releaseDelay, option: "--release-delay"), witnesses: witnesses)
             // Every check init makes, but the signatures, before anyone signs.
             let payload: Payload
             do {
@@ -146,7 +162,7 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         let bytes = try Files.read(genesis, what: "genesis file")
-        let (fund, _) = try Fund.create(at: try options.url(), genesisBytes: bytes, files: try Files.signatures(signature, option: "--signature"), time: try options.time())
+        let (fund, _) = try Fund.create(at: try options.url(), genesisBytes: bytes, files: try Files.signatures(signature, option: "--signature"), time: try options.writeTime())
         if json { return printJSON(["ok": true, "fundId": .string(Hex.encode(fund.state.fundId)), "ledger": .string(options.ledger)]) }
         print("created the ledger in \(options.ledger)")
         print("fund id \(Hex.encode(fund.state.fundId))  (give this to auditors: backstop verify --fund-id)")

@@ -16,13 +16,14 @@ struct StatusCommand: ParsableCommand {
     )
 
     @OptionGroup var options: LedgerOptions
+    @OptionGroup var clock: ClockOptions
 
     @Flag(help: "Print one JSON object.")
     var json = false
 
     func run() throws {
         let state = try readFund(try options.url())
-        let now = try options.time()
+        let now = try clock.time()
         if json {
             printJSON(statusReport(state, at: now))
         } else {
@@ -61,6 +62,8 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
             "periodSeconds": .integer(state.policy.periodSeconds), "graceSeconds": .integer(state.policy.graceSeconds),
             "releaseDelaySeconds": .integer(state.releaseDelaySeconds), "words": .string(state.policy.words(decimals: decimals)),
         ],
+        "witnesses": state.witnesses.map { $0.json } ?? .null,
+        "checkpoint": ["size": .integer(state.checkpointSize), "witnessedTime": text(state.witnessedTime)],
         "currentPeriod": ["number": .integer(period), "start": text(state.start(ofPeriod: period)), "end": text(state.start(ofPeriod: period + 1)),
                           "deadline": text(state.deadline(ofPeriod: period))],
         "balances": .object(state.balances.reduce(into: [:]) { result, item in
@@ -92,6 +95,7 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
         "pendingReleases": .array(state.releases.values.filter { $0.status == .pending }.sorted { $0.id < $1.id }.map { release in
             ["id": .string(release.id), "claim": .string(release.claim), "amounts": amounts(release.totals, state),
              "approvedAt": .string(release.approvedAt.description), "payableAt": .string(release.payableAt.description),
+             "witnessedAt": text(release.witnessedAt),
              "payouts": .array(release.payouts.map {
                  ["asset": .string($0.asset), "amount": .string($0.amount.decimalString(decimals: state.assets[$0.asset] ?? 0)),
                   "payee": .string($0.payee), "destination": .string($0.destination)]
@@ -112,6 +116,12 @@ func statusLines(_ state: FundState, at time: Timestamp) -> [String] {
     lines.append("Policy: dues \(state.policy.words(decimals: state.assets[dues])); release delay \(Words.duration(state.releaseDelaySeconds))")
     if let start = state.start(ofPeriod: period), let end = state.start(ofPeriod: period + 1), let deadline = state.deadline(ofPeriod: period) {
         lines.append("Dues period \(period): \(Words.time(start)) to \(Words.time(end)); its dues are late after \(Words.time(deadline))")
+    }
+    lines.append("Witnesses: \(state.witnesses?.words(state) ?? "none named (a fund from before witnesses: time rules use entry times)")")
+    if state.checkpointSize > 0 {
+        lines.append("Last recorded checkpoint: \(state.checkpointSize) entries; the fund's witnessed time is \(state.witnessedTime.map(Words.time) ?? "unset")")
+    } else if state.witnesses != nil {
+        lines.append("No checkpoint recorded yet: no release can be settled before one includes it")
     }
     lines.append("")
     lines.append("Balances (available / reserved / paid of contributed):")
@@ -141,7 +151,13 @@ func statusLines(_ state: FundState, at time: Timestamp) -> [String] {
     lines.append("Pending releases:\(pending.isEmpty ? " none" : "")")
     for release in pending {
         let totals = release.totals.sorted { $0.key < $1.key }.map { state.show($0.value, $0.key) }.joined(separator: ", ")
-        lines.append("  \(release.id) for claim \(release.claim): \(totals), payable from \(release.payableAt)")
+        if state.witnesses == nil {
+            lines.append("  \(release.id) for claim \(release.claim): \(totals), payable from \(release.payableAt)")
+        } else if let seen = release.witnessedAt, let due = seen.adding(seconds: release.payableAt.secondsSinceEpoch - release.approvedAt.secondsSinceEpoch) {
+            lines.append("  \(release.id) for claim \(release.claim): \(totals), witnessed \(Words.time(seen)); payable once a checkpoint cosigned at or after \(Words.time(due)) is recorded")
+        } else {
+            lines.append("  \(release.id) for claim \(release.claim): \(totals); not yet in a recorded checkpoint, so its delay has not started")
+        }
         for payout in release.payouts {
             lines.append("    pays \(state.show(payout.amount, payout.asset)) to \(SafeText.show(payout.payee)) at \(payout.destination)")
         }

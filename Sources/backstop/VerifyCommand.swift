@@ -21,7 +21,10 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The fund id (hash of entry 0) you expect, in hex.")
     var fundId: String?
 
-    @Flag(help: "Print a JSON summary: ok, entries, head, fundId, error {seq, reason}.")
+    @Option(help: "A checkpoint you hold: the ledger must extend it (same root at its size).")
+    var checkpoint: String?
+
+    @Flag(help: "Print a JSON summary: ok, entries, head, fundId, checkpoint, error {code, rule, seq, message}.")
     var json = false
 
     func run() throws {
@@ -34,11 +37,12 @@ struct VerifyCommand: ParsableCommand {
         }
         let started = Date()
         var result: LedgerScanResult? = nil
+        var state: FundState? = nil
         var failure: LedgerError? = nil
         var rule: String? = nil
         let progress = Progress(enabled: !json && isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
         do {
-            result = try Fund.verify(file: file, progress: progress.update).1
+            (state, result) = try Fund.verify(file: file, progress: progress.update)
         } catch let error as LedgerError where error.code == .corrupt {
             failure = error
         } catch let error as FundError {
@@ -49,6 +53,25 @@ struct VerifyCommand: ParsableCommand {
         if failure == nil, let fundId, let actual = result?.fundId, Hex.encode(actual) != fundId {
             failure = LedgerError(.corrupt, seq: 0, "fund id is \(Hex.encode(actual)), expected \(fundId)")
         }
+        // Against a checkpoint held from before: the ledger must still hold exactly the
+        // entries it covers, the last one included.
+        var checkpointReport: [String: JSONValue]? = nil
+        var notes: [String] = []
+        if failure == nil, let checkpoint, let result, let state {
+            let (note, point) = try readNote(checkpoint)
+            if !Identifiers.same(point.origin, Fund.origin(state.fundId)) {
+                failure = LedgerError(.corrupt, seq: nil, "the checkpoint is for \(SafeText.quoted(point.origin)), not this fund")
+            } else if point.size > result.entryCount {
+                failure = LedgerError(.corrupt, seq: result.entryCount, "the checkpoint covers \(point.size) entries but the ledger has \(result.entryCount): entries \(result.entryCount) to \(point.size - 1) were removed (a rollback)")
+            } else if try LedgerScan.root(file: file, size: point.size) != point.root {
+                failure = LedgerError(.corrupt, seq: nil, "the ledger's first \(point.size) entries are not the ones the checkpoint covers: they were rewritten, reordered or removed (a fork)")
+            } else {
+                let cosigned = try? Cosignatures(note.signatures, text: note.text, policy: state.witnesses ?? .delegates, state: state)
+                let count = cosigned?.times.count ?? 0
+                notes.append("extends the checkpoint of \(point.size) entries (cosigned by \(count) of the fund's witnesses, quorum \(cosigned?.quorum ?? 0)); \(result.entryCount - point.size) entries after it are not yet checkpointed")
+                checkpointReport = ["size": .integer(point.size), "cosignatures": .integer(Int64(count)), "notYetCheckpointed": .integer(result.entryCount - point.size)]
+            }
+        }
         let elapsedSeconds = Date().timeIntervalSince(started)
         if json {
             var summary: [String: JSONValue] = ["ok": .bool(failure == nil)]
@@ -57,6 +80,7 @@ struct VerifyCommand: ParsableCommand {
                 summary["head"] = result.head.map { .string(Hex.encode($0.hash)) } ?? .null
                 summary["fundId"] = result.fundId.map { .string(Hex.encode($0)) } ?? .null
                 summary["tornTailBytes"] = .integer(Int64(result.tornTail?.byteCount ?? 0))
+                summary["checkpoint"] = checkpointReport.map { .object($0) } ?? .null
             }
             if let failure {
                 summary["error"] = ["code": "corrupt", "rule": rule.map { .string($0) } ?? .null,
@@ -66,6 +90,7 @@ struct VerifyCommand: ParsableCommand {
         } else if let result, failure == nil {
             print("intact: \(result.entryCount) entries, head \(result.head.map { Hex.encode($0.hash) } ?? "none")")
             print("fund id \(result.fundId.map { Hex.encode($0) } ?? "none")")
+            for note in notes { print(note) }
             if let tail = result.tornTail {
                 print("note: \(tail.byteCount) bytes after the last complete entry (an interrupted append) are not part of the ledger")
             }

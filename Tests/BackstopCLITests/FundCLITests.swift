@@ -18,7 +18,7 @@ struct FundCLITests {
         #expect(demo.stdout.contains("is in arrears"))
         #expect(demo.stdout.contains("claim filed by a petition of 100 distinct petitioners"))
         #expect(demo.stdout.contains("openssl dgst -sha256 -sign"))
-        #expect(demo.stdout.contains("intact: 20 entries"))
+        #expect(demo.stdout.contains("intact: 24 entries"))
         // The screens a signer reads (units, roles, a diff), the queue, and no hidden option
         // in any command the demo prints.
         let printed = demo.stdout.split(separator: "\n").filter { $0.hasPrefix("$ backstop") }
@@ -27,6 +27,9 @@ struct FundCLITests {
         #expect(demo.stdout.contains("you sign as:   delegate-1 (Binance) of delegate set v1"))
         #expect(demo.stdout.contains("payout 1:      1,500 ETH") && demo.stdout.contains("loss:          52,000 USDC"))
         #expect(demo.stdout.contains("$ backstop check") && demo.stdout.contains("not signed yet: delegate-4 (OKX)"))
+        // Witnessed time: a settlement 23 hours after the release is refused, 24 hours accepted.
+        #expect(demo.stdout.contains("becomes payable when a checkpoint cosigned at or after 2022-01-21T02:00:00Z"))
+        #expect(demo.stdout.contains("release release-1 settled") && demo.stdout.contains("holds: entry 19 (release"))
         return (directory, ledger)
     }
 
@@ -35,7 +38,7 @@ struct FundCLITests {
         let (directory, ledger) = try demoLedger()
         defer { try? FileManager.default.removeItem(at: directory) }
         let verify = try backstop("verify", "--ledger", ledger, "--json")
-        #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":20"#))
+        #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":24"#))
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("third-work"), withIntermediateDirectories: true)
         let existingWork = try backstop("demo", "--ledger", directory.appendingPathComponent("third").path, "--keys", Self.keys)
         #expect(existingWork.status == 2 && existingWork.stderr.contains("third-work already exists"))
@@ -92,7 +95,7 @@ struct FundCLITests {
         let file = URL(fileURLWithPath: ledger).appendingPathComponent("ledger.jsonl")
         let before = try Data(contentsOf: file)
         let key = "\(Self.keys)/wallet-b.key.pem"
-        let base = ["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", key, "--now", "2022-01-22T00:00:00Z"]
+        let base = ["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", key]
         let cases: [([String], Int32, String)] = [
             (base + ["--asset", "USDC", "--amount", "12.3456789"], 2, "7 decimals, but the asset has 6"),
             (base + ["--asset", "USDC", "--amount=-5"], 2, "negative"),
@@ -101,7 +104,7 @@ struct FundCLITests {
             (["contribute", "--ledger", ledger, "--member", "nobody", "--key", key, "--asset", "USDC", "--amount", "1"], 2, "unknown member \"nobody\""),
             (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/wallet-b.pub.pem", "--asset", "USDC", "--amount", "1"], 2, "PUBLIC KEY"),
             (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "/nonexistent.pem", "--asset", "USDC", "--amount", "1"], 2, "does not exist"),
-            (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/exchange-a.key.pem", "--asset", "USDC", "--amount", "1", "--now", "2022-01-22T00:00:00Z"], 1, "it is not member wallet-b's key"),
+            (["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", "\(Self.keys)/exchange-a.key.pem", "--asset", "USDC", "--amount", "1"], 1, "it is not member wallet-b's key"),
             (base + ["--asset", "USDC", "--amount", "1", "--id", "wallet-b-dues-0"], 1, "already used"),
             (["contribute", "--ledger", ledger, "--member", "wallet-b"], 2, "Missing expected argument"),
             (["status", "--ledger", directory.appendingPathComponent("none").path], 2, "no ledger"),
@@ -115,44 +118,93 @@ struct FundCLITests {
         #expect(try Data(contentsOf: file) == before)
     }
 
-    @Test("propose, approve with backstop and openssl, submit: refused at 3, appended at 4, settle waits for the delay")
+    @Test("propose, approve with backstop and openssl, submit: refused at 3, appended at 4, settle waits for witnessed time")
     func proposeApproveSubmit() throws {
         let (directory, ledger) = try demoLedger()
         defer { try? FileManager.default.removeItem(at: directory) }
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-        let now = "2022-01-22T00:00:00Z"
-        let propose = try backstop("propose", "release", "--ledger", ledger, "--now", now, "--claim", "broker-c-petition", "--pay", "USDC=20000@0xbroker-users", "--id", "r2", "--out", path("r2.json"))
+        let backstopPath = productsDirectory.appendingPathComponent("backstop").path
+        let propose = try backstop("propose", "release", "--ledger", ledger, "--claim", "broker-c-petition", "--pay", "USDC=20000@0xbroker-users", "--id", "r2", "--out", path("r2.json"))
         #expect(propose.status == 0, "\(propose.stderr)")
         let inspect = try backstop("inspect", path("r2.json"), "--ledger", ledger)
         #expect(inspect.stdout.contains("payout 1:      20,000 USDC") && inspect.stdout.contains("destination: 0xbroker-users") && inspect.stdout.contains("canonical"))
         var signatures: [String] = []
         for number in 1...2 {
-            let approve = try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("r2.json"), "--out", path("d\(number).sig"), "--now", now)
+            let approve = try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("r2.json"), "--out", path("d\(number).sig"))
             #expect(approve.status == 0 && approve.stdout.contains("purpose:       release (backstop/v1/release)"), "\(approve.stderr)")
             #expect(approve.stdout.contains("payout 1:      20,000 USDC") && approve.stdout.contains("you sign as:   delegate-\(number) ("))
             signatures.append(path("d\(number).sig"))
         }
         #expect(try openssl("dgst", "-sha256", "-sign", "\(Self.keys)/delegate-7.key.pem", "-out", path("d7.sig"), path("r2.json")).status == 0)
         signatures.append(path("d7.sig"))
-        let short = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", now, "--proposal", path("r2.json")] + signatures.flatMap { ["--signature", $0] } + ["--signature", path("d1.sig")])
+        let short = try runProcess(backstopPath, ["submit", "--ledger", ledger, "--proposal", path("r2.json")] + signatures.flatMap { ["--signature", $0] } + ["--signature", path("d1.sig")])
         #expect(short.status == 1)
         #expect(short.stderr.contains("found 3 valid; signed: delegate-1 (Binance), delegate-2 (Coinbase), delegate-7 (Bitfinex)"), "\(short.stderr)")
         #expect(short.stderr.contains("set aside: \(path("d1.sig")): duplicate: delegate-1 (Binance) already signed"), "\(short.stderr)")
         #expect(short.stderr.contains("not signed: delegate-3 (Kraken)"))
         #expect(try openssl("dgst", "-sha256", "-sign", "\(Self.keys)/delegate-6.key.pem", "-out", path("d6.sig"), path("r2.json")).status == 0)
-        let ok = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", now, "--proposal", path("r2.json")] + (signatures + [path("d6.sig")]).flatMap { ["--signature", $0] })
-        #expect(ok.status == 0 && ok.stdout.contains("payable from 2022-01-23T00:00:00Z"), "\(ok.stderr)")
+        let ok = try runProcess(backstopPath, ["submit", "--ledger", ledger, "--proposal", path("r2.json")] + (signatures + [path("d6.sig")]).flatMap { ["--signature", $0] })
+        #expect(ok.status == 0 && ok.stdout.contains("its 24 hours delay runs from the first cosigned checkpoint that includes it"), "\(ok.stderr)")
 
-        #expect(try backstop("propose", "settle", "--ledger", ledger, "--now", now, "--release", "r2", "--reference", "tx", "--out", path("s.json")).status == 0)
+        #expect(try backstop("propose", "settle", "--ledger", ledger, "--release", "r2", "--reference", "tx", "--out", path("s.json")).status == 0)
         for number in 1...4 {
-            #expect(try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("s.json"), "--out", path("s\(number).sig"), "--now", now).status == 0)
+            #expect(try backstop("approve", "--key", "\(Self.keys)/delegate-\(number).key.pem", "--proposal", path("s.json"), "--out", path("s\(number).sig")).status == 0)
         }
         let settleArguments = (1...4).flatMap { ["--signature", path("s\($0).sig")] }
-        let early = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", "2022-01-22T23:59:59Z", "--proposal", path("s.json")] + settleArguments)
-        #expect(early.status == 1 && early.stderr.contains("becomes payable at 2022-01-23T00:00:00Z"))
-        let late = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["submit", "--ledger", ledger, "--now", "2022-01-23T00:00:00Z", "--proposal", path("s.json")] + settleArguments)
-        #expect(late.status == 0, "\(late.stderr)")
+        let unseen = try runProcess(backstopPath, ["submit", "--ledger", ledger, "--proposal", path("s.json")] + settleArguments)
+        #expect(unseen.status == 1 && unseen.stderr.contains("release r2 is in no recorded checkpoint yet"), "\(unseen.stderr)")
+        // The witnesses see it now; the delay runs from now, in witnessed time.
+        #expect(try backstop("checkpoint", "--ledger", ledger, "--out", path("cp.txt")).status == 0)
+        for witness in 1...2 {
+            #expect(try backstop("cosign", "--ledger", ledger, "--key", "\(Self.keys)/witness-\(witness).key.pem", "--state", path("w\(witness).json"), "--checkpoint", path("cp.txt")).status == 0)
+        }
+        #expect(try backstop("submit", "--ledger", ledger, "--checkpoint", path("cp.txt")).status == 0)
+        let early = try runProcess(backstopPath, ["submit", "--ledger", ledger, "--proposal", path("s.json")] + settleArguments)
+        #expect(early.status == 1 && early.stderr.contains("becomes payable when a checkpoint cosigned at or after"), "\(early.stderr)")
         #expect(try backstop("verify", "--ledger", ledger).status == 0)
+    }
+
+    @Test("witnesses refuse a rollback and a fork with the evidence; a mirror refuses a fork; a held checkpoint catches a dropped last entry")
+    func witnessing() throws {
+        let (directory, ledger) = try demoLedger()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let witness = ["--key", "\(Self.keys)/witness-3.key.pem", "--state", path("w3.json")]
+        #expect(try backstop("checkpoint", "--ledger", ledger, "--out", path("cp.txt")).status == 0)
+        #expect(try run(["cosign", "--ledger", ledger, "--checkpoint", path("cp.txt")] + witness).status == 0)
+        #expect(try backstop("mirror", "--from", ledger, "--to", path("mirror")).status == 0)
+        let lines = try String(contentsOfFile: ledger + "/ledger.jsonl", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        // A copy that lost its last entry: the witness refuses to go back; verify against the held checkpoint fails.
+        func copy(_ name: String, lines: [Substring]) throws -> String {
+            let folder = path(name)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/ledger.jsonl", atomically: true, encoding: .utf8)
+            return folder
+        }
+        let rolledBack = try copy("rolled-back", lines: Array(lines.dropLast()))
+        #expect(try backstop("checkpoint", "--ledger", rolledBack, "--out", path("small.txt")).status == 0)
+        let rollback = try run(["cosign", "--ledger", rolledBack, "--checkpoint", path("small.txt")] + witness)
+        #expect(rollback.status == 1 && rollback.stderr.contains("rollback: it covers \(lines.count - 1) entries, fewer than the \(lines.count)"), "\(rollback.stderr)")
+        #expect(rollback.stdout.contains("cosigned before:\nbackstop/") && rollback.stdout.contains("offered:\nbackstop/"))
+        let held = try backstop("verify", "--ledger", rolledBack, "--checkpoint", path("cp.txt"))
+        #expect(held.status == 1 && held.stderr.contains("were removed (a rollback)") && !held.stdout.contains("intact"), "\(held.stderr)")
+        // A fork: the last entry replaced by another history (two other entries).
+        let forked = try copy("forked", lines: Array(lines.dropLast()))
+        for amount in ["1", "2"] {
+            #expect(try backstop("contribute", "--ledger", forked, "--member", "wallet-b", "--key", "\(Self.keys)/wallet-b.key.pem", "--asset", "USDC", "--amount", amount).status == 0)
+        }
+        #expect(try backstop("checkpoint", "--ledger", forked, "--out", path("fork.txt")).status == 0)
+        let fork = try run(["cosign", "--ledger", forked, "--checkpoint", path("fork.txt")] + witness)
+        #expect(fork.status == 1 && fork.stderr.contains("fork: this ledger's first \(lines.count) entries are not the ones this witness cosigned"), "\(fork.stderr)")
+        #expect(fork.stdout.contains("consistency proof \(lines.count) -> \(lines.count + 1) (does not verify):"), "\(fork.stdout)")
+        let mirrorBefore = try Data(contentsOf: URL(fileURLWithPath: path("mirror/ledger.jsonl")))
+        let refusedMirror = try backstop("mirror", "--from", forked, "--to", path("mirror"))
+        #expect(refusedMirror.status == 1 && refusedMirror.stderr.contains("they fork at entry \(lines.count - 1); the mirror is unchanged"), "\(refusedMirror.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path("mirror/ledger.jsonl"))) == mirrorBefore)
+        let forkedHeld = try backstop("verify", "--ledger", forked, "--checkpoint", path("cp.txt"))
+        #expect(forkedHeld.status == 1 && forkedHeld.stderr.contains("(a fork)"), "\(forkedHeld.stderr)")
+        // The original still extends the checkpoint, and the witness cosigns its next one.
+        #expect(try backstop("verify", "--ledger", ledger, "--checkpoint", path("cp.txt")).stdout.contains("extends the checkpoint of \(lines.count) entries"))
     }
 
     @Test("every verb has --help with an example")

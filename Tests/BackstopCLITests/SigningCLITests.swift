@@ -47,7 +47,9 @@ struct DemoFund {
         try act(ReleasePayload(claim: "c1", payouts: [Payout(asset: "BTC", amount: Amount(100_000_000), payee: "victims", destination: "bc1qold")]), id: "r0")
         try act(CancelPayload(release: "r0", reason: "wrong address"))
         try act(ReleasePayload(claim: "c1", payouts: [Payout(asset: "BTC", amount: Amount(100_000_000), payee: "victims", destination: "bc1qfirst")]), id: "r2")
+        try checkpoint(at: Self.start)
         let later = Self.start.adding(seconds: 86_400)!
+        try checkpoint(at: later)
         try act(SettlePayload(release: "r2", reference: "btc-tx"), time: later)
         try act(ReleasePayload(claim: "c1", payouts: [Payout(asset: "BTC", amount: Amount(1_000_000_000), payee: "victims", destination: "bc1qvictims")]), id: "r1", time: later)
     }
@@ -61,6 +63,16 @@ struct DemoFund {
         try fund.submit(type(of: body).kind, payload: payload, signatures: try Payloads.sign(payload, with: Array(delegates.prefix(4))), time: time)
     }
 
+    /// Delegates 1 to 4, the fund's witnesses, cosign the checkpoint of the ledger at `time`; it is recorded then.
+    func checkpoint(at time: Timestamp) throws {
+        let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        var note = SignedNote(text: fund.checkpoint().text)
+        for key in delegates.prefix(4) {
+            note = note.adding(try key.cosignature(name: Cosigner.delegateName(key.publicKey), text: note.text, time: time.secondsSinceEpoch))
+        }
+        try fund.submitCheckpoint(note, time: time)
+    }
+
     func member(_ body: some PayloadBody, id: String = Payloads.newId()) throws {
         let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
         let payload = Payloads.make(body, for: fund.state, id: id, expires: Self.start.adding(seconds: 3_600)!)
@@ -72,6 +84,9 @@ struct DemoFund {
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
+
+/// The system clock as `--now` takes it.
+func nowText() -> String { Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970))!.description }
 
 /// Runs `backstop` and returns what it did.
 func run(_ arguments: [String], input: [UInt8] = []) throws -> ProcessResult {
@@ -201,32 +216,34 @@ struct SigningCLITests {
         func approve(_ payload: String, key: String = DemoFund.key("delegate-1"), now: String? = nil, _ out: String) throws -> ProcessResult {
             try run(["approve", "--key", key, "--proposal", payload, "--out", f.path(out), "--ledger", f.ledger, "--now", now ?? f.now])
         }
-        #expect(try run(["propose", "cancel", "--ledger", f.ledger, "--now", f.now, "--release", "r1", "--reason", "x", "--out", f.path("c.json")]).status == 0)
-        let expired = try approve(f.path("c.json"), now: "2026-03-09T00:00:00Z", "1.sig")
+        #expect(try run(["propose", "cancel", "--ledger", f.ledger, "--now", f.now, "--release", "r1", "--reason", "x", "--out", f.path("old.json")]).status == 0)
+        let expired = try approve(f.path("old.json"), now: "2026-03-09T00:00:00Z", "1.sig")
         #expect(expired.status == 1 && expired.stdout.contains("WARNING: the payload expired at 2026-03-05T01:00:00Z"), "\(expired.stdout)")
+        // Proposals that are submitted are drafted now: entries are stamped with the real clock.
+        #expect(try run(["propose", "cancel", "--ledger", f.ledger, "--release", "r1", "--reason", "x", "--out", f.path("c.json")]).status == 0)
         let other = try run(["propose", "cancel", "--ledger", g.ledger, "--now", g.now, "--release", "r1", "--reason", "x", "--out", f.path("other.json")])
         #expect(other.status == 0)
         let foreign = try approve(f.path("other.json"), "2.sig")
         #expect(foreign.status == 1 && foreign.stdout.contains("WARNING: the payload is for fund \(Hex.encode(g.state.fundId)), not this ledger's fund"), "\(foreign.stdout)")
-        let stranger = try approve(f.path("c.json"), key: DemoFund.key("wallet-b"), "3.sig")
+        let stranger = try approve(f.path("c.json"), key: DemoFund.key("wallet-b"), now: nowText(), "3.sig")
         #expect(stranger.status == 1 && stranger.stdout.contains("is not one that may sign this payload"), "\(stranger.stdout)")
         // Recorded, then approved again; then the set is replaced and a payload drafted before it is stale.
         let signatures = try (1...4).map { number throws -> String in
-            #expect(try run(["approve", "--key", DemoFund.key("delegate-\(number)"), "--proposal", f.path("c.json"), "--out", f.path("c\(number).sig"), "--now", f.now]).status == 0)
+            #expect(try run(["approve", "--key", DemoFund.key("delegate-\(number)"), "--proposal", f.path("c.json"), "--out", f.path("c\(number).sig")]).status == 0)
             return f.path("c\(number).sig")
         }
-        #expect(try run(["propose", "release", "--ledger", f.ledger, "--now", f.now, "--claim", "c2", "--pay", "BTC=1@a", "--out", f.path("stale.json")]).status == 0)
-        #expect(try run(["submit", "--ledger", f.ledger, "--now", f.now, "--proposal", f.path("c.json"), "--signature"] + signatures).status == 0)
-        let again = try approve(f.path("c.json"), "4.sig")
+        #expect(try run(["propose", "release", "--ledger", f.ledger, "--claim", "c2", "--pay", "BTC=1@a", "--out", f.path("stale.json")]).status == 0)
+        #expect(try run(["submit", "--ledger", f.ledger, "--proposal", f.path("c.json"), "--signature"] + signatures).status == 0)
+        let again = try approve(f.path("c.json"), now: nowText(), "4.sig")
         #expect(again.status == 1 && again.stdout.contains("WARNING: already recorded as entry"), "\(again.stdout)")
         #expect(try run(["key", "generate", "--out", f.path("newcomer")]).status == 0)
-        #expect(try run(["propose", "rotate", "--ledger", f.ledger, "--now", f.now, "--replace", "delegate-7=\(f.path("newcomer.pub.pem"))", "--out", f.path("rot.json")]).status == 0)
+        #expect(try run(["propose", "rotate", "--ledger", f.ledger, "--replace", "delegate-7=\(f.path("newcomer.pub.pem"))", "--out", f.path("rot.json")]).status == 0)
         let rotation = try (1...4).map { number throws -> String in
-            #expect(try run(["approve", "--key", DemoFund.key("delegate-\(number)"), "--proposal", f.path("rot.json"), "--out", f.path("rot\(number).sig"), "--now", f.now]).status == 0)
+            #expect(try run(["approve", "--key", DemoFund.key("delegate-\(number)"), "--proposal", f.path("rot.json"), "--out", f.path("rot\(number).sig")]).status == 0)
             return f.path("rot\(number).sig")
         }
-        #expect(try run(["submit", "--ledger", f.ledger, "--now", f.now, "--proposal", f.path("rot.json"), "--signature"] + rotation).status == 0)
-        let stale = try approve(f.path("stale.json"), "5.sig")
+        #expect(try run(["submit", "--ledger", f.ledger, "--proposal", f.path("rot.json"), "--signature"] + rotation).status == 0)
+        let stale = try approve(f.path("stale.json"), now: nowText(), "5.sig")
         #expect(stale.status == 1 && stale.stdout.contains("WARNING: the payload is for delegate set v1, but the ledger's current set is v2"), "\(stale.stdout)")
         for name in ["1.sig", "2.sig", "3.sig", "4.sig", "5.sig"] { #expect(!FileManager.default.fileExists(atPath: f.path(name))) }
     }
@@ -290,31 +307,31 @@ struct SigningCLITests {
     func submitFilesAndRetries() throws {
         let f = try DemoFund()
         defer { f.remove() }
-        #expect(try run(["propose", "release", "--ledger", f.ledger, "--now", f.now, "--claim", "c2", "--pay", "BTC=2@bc1q", "--id", "r9", "--out", f.path("r.json")]).status == 0)
+        #expect(try run(["propose", "release", "--ledger", f.ledger, "--claim", "c2", "--pay", "BTC=2@bc1q", "--id", "r9", "--out", f.path("r.json")]).status == 0)
         try FileManager.default.createDirectory(atPath: f.path("sigs"), withIntermediateDirectories: true)
         for number in 1...3 {
-            #expect(try run(["approve", "--key", DemoFund.key("delegate-\(number)"), "--proposal", f.path("r.json"), "--out", f.path("sigs/d\(number).sig"), "--now", f.now]).status == 0)
+            #expect(try run(["approve", "--key", DemoFund.key("delegate-\(number)"), "--proposal", f.path("r.json"), "--out", f.path("sigs/d\(number).sig")]).status == 0)
         }
         try Data([0x30, 0x01]).write(to: URL(fileURLWithPath: f.path("junk.sig")))
         let before = f.ledgerBytes
-        let short = try run(["submit", "--ledger", f.ledger, "--now", f.now, "--proposal", f.path("r.json"), "--signature", f.path("sigs"), f.path("junk.sig"), f.path("sigs/d1.sig")])
+        let short = try run(["submit", "--ledger", f.ledger, "--proposal", f.path("r.json"), "--signature", f.path("sigs"), f.path("junk.sig"), f.path("sigs/d1.sig")])
         #expect(short.status == 1 && short.stderr.contains("found 3 valid"), "\(short.stderr)")
         #expect(short.stderr.contains("\(f.path("junk.sig")): not a DER ECDSA signature") && short.stderr.contains("\(f.path("sigs/d1.sig")): duplicate: delegate-1 (Binance) already signed"))
         #expect(f.ledgerBytes == before)
-        #expect(try run(["approve", "--key", DemoFund.key("delegate-6"), "--proposal", f.path("r.json"), "--out", f.path("d6.sig"), "--now", f.now]).status == 0)
-        let ok = try run(["submit", "--ledger", f.ledger, "--now", f.now, "--proposal", f.path("r.json"), "--signature", f.path("sigs"), f.path("d6.sig"), "--json"])
+        #expect(try run(["approve", "--key", DemoFund.key("delegate-6"), "--proposal", f.path("r.json"), "--out", f.path("d6.sig")]).status == 0)
+        let ok = try run(["submit", "--ledger", f.ledger, "--proposal", f.path("r.json"), "--signature", f.path("sigs"), f.path("d6.sig"), "--json"])
         #expect(ok.status == 0 && ok.stdout.contains(#""ok":true"#), "\(ok.stderr)")
         let appended = f.ledgerBytes
-        let again = try run(["submit", "--ledger", f.ledger, "--now", f.now, "--proposal", f.path("r.json"), "--signature", f.path("sigs"), f.path("d6.sig")])
+        let again = try run(["submit", "--ledger", f.ledger, "--proposal", f.path("r.json"), "--signature", f.path("sigs"), f.path("d6.sig")])
         #expect(again.status == 0 && again.stdout.contains("already recorded as entry"), "\(again.stdout) \(again.stderr)")
         #expect(f.ledgerBytes == appended)
 
         // A contribution retried with the same id and content (another expiry) is already
         // recorded; the same id with another amount is refused, naming the entry.
         let contribute = ["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--reference", "tx-usdc", "--period", "0", "--id", "pay-1"]
-        let retry = try run(contribute + ["--amount", "10000", "--now", "2026-03-02T02:00:00Z", "--json"])
+        let retry = try run(contribute + ["--amount", "10000", "--json"])
         #expect(retry.status == 0 && retry.stdout.contains(#""alreadyRecorded":true"#), "\(retry.stdout) \(retry.stderr)")
-        let conflict = try run(contribute + ["--amount", "10001", "--now", f.now])
+        let conflict = try run(contribute + ["--amount", "10001"])
         #expect(conflict.status == 1 && conflict.stderr.contains("payload id \"pay-1\" was already used by entry 4"), "\(conflict.stderr)")
         #expect(f.ledgerBytes == appended)
     }
@@ -325,7 +342,7 @@ struct SigningCLITests {
         defer { f.remove() }
         let lock = open(URL(fileURLWithPath: f.ledger).appendingPathComponent("ledger.lock").path, O_RDWR)
         #expect(lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0)
-        let contribute = ["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "1", "--now", f.now]
+        let contribute = ["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "1"]
         let busy = try run(contribute + ["--json"])
         #expect(busy.status == 3 && busy.stderr.contains("ledger is locked by pid") && busy.stdout.contains(#""code":"locked""#), "\(busy.stderr)")
         // A waiting writer: release the lock once it has opened the lock file (and found it held).
@@ -361,12 +378,12 @@ struct AuditorCLITests {
         let error = try #require(object["error"] as? [String: Any])
         #expect(object["ok"] as? Bool == false && error["code"] as? String == "corrupt" && error["seq"] as? Int == 0 && (error["message"] as? String)?.contains("fund id is") == true)
         let right = try run(["verify", "--ledger", f.ledger, "--fund-id", Hex.encode(f.state.fundId)])
-        #expect(right.status == 0 && right.stdout.hasPrefix("intact: 12 entries"), "\(right.stdout)")
+        #expect(right.status == 0 && right.stdout.hasPrefix("intact: 14 entries"), "\(right.stdout)")
         // Every verb's --json failure has the same shape.
-        let refused = try run(["contribute", "--ledger", f.ledger, "--member", "wallet-b", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "1", "--now", f.now, "--json"])
+        let refused = try run(["contribute", "--ledger", f.ledger, "--member", "wallet-b", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "1", "--json"])
         let failure = try #require(try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])
         let detail = try #require(failure["error"] as? [String: Any])
-        #expect(refused.status == 1 && failure["ok"] as? Bool == false && detail["code"] as? String == "refused" && detail["rule"] as? String == "unauthorizedSigner" && detail["seq"] as? Int == 12)
+        #expect(refused.status == 1 && failure["ok"] as? Bool == false && detail["code"] as? String == "refused" && detail["rule"] as? String == "unauthorizedSigner" && detail["seq"] as? Int == 14)
     }
 
     @Test("log verifies what it lists and says what each entry did; a forged entry stops it; --no-verify says so")
@@ -411,7 +428,8 @@ struct AuditorCLITests {
                      "Dues period 0: 2026-03-01 00:00:00 UTC to 2026-03-31 00:00:00 UTC; its dues are late after 2026-04-07 00:00:00 UTC",
                      "exchange-a (Exchange A): active; period 0: paid 10,000 USDC of 50,000 USDC, due by 2026-04-07 00:00:00 UTC",
                      "wallet-b (Wallet B): active; period 0: paid 0 USDC of 1,000 USDC",
-                     "r1 for claim c1: 10 BTC, payable from 2026-03-03T00:00:00Z", "pays 10 BTC to victims at bc1qvictims"] {
+                     "r1 for claim c1: 10 BTC; not yet in a recorded checkpoint, so its delay has not started", "pays 10 BTC to victims at bc1qvictims",
+                     "Last recorded checkpoint: 11 entries; the fund's witnessed time is 2026-03-02 00:00:00 UTC"] {
             #expect(text.stdout.contains(line), "\(line) in \(text.stdout)")
         }
         let json = try run(["status", "--ledger", f.ledger, "--now", f.now, "--json"])
@@ -433,17 +451,17 @@ struct AuditorCLITests {
         #expect(sub.status == 2 && sub.stderr.contains("(did you mean release?)"))
         let asset = try run(["propose", "release", "--ledger", f.ledger, "--now", f.now, "--claim", "c2", "--pay", "BTX=1@a", "--out", f.path("x.json")])
         #expect(asset.status == 2 && asset.stderr.contains("--pay BTX: unknown asset \"BTX\" (did you mean BTC?)"), "\(asset.stderr)")
-        let contributeAsset = try run(["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDT", "--amount", "1.5", "--now", f.now])
+        let contributeAsset = try run(["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDT", "--amount", "1.5"])
         #expect(contributeAsset.stderr.contains("--asset: unknown asset \"USDT\" (did you mean USDC?)"), "\(contributeAsset.stderr)")
-        let member = try run(["contribute", "--ledger", f.ledger, "--member", "exchange-b", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "1", "--now", f.now])
+        let member = try run(["contribute", "--ledger", f.ledger, "--member", "exchange-b", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "1"])
         #expect(member.status == 2 && member.stderr.contains("unknown member \"exchange-b\" (did you mean exchange-a?)"))
-        let negative = try run(["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "-5", "--now", f.now])
+        let negative = try run(["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "-5"])
         #expect(negative.status == 2 && negative.stderr.contains("--amount \"-5\": amounts cannot be negative"), "\(negative.stderr)")
         let file = try run(["status", "--ledger", f.ledger + "/ledger.jsonl", "--now", f.now])
         #expect(file.status == 0 && file.stdout.hasPrefix("CLI fund"))
         let other = try run(["status", "--ledger", DemoFund.pub("delegate-1")])
         #expect(other.status == 2 && other.stderr.contains("is a file; give the ledger folder"))
-        let twice = try run(["claim", "file", "--ledger", f.ledger, "--now", f.now, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--platform", "A",
+        let twice = try run(["claim", "file", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--platform", "A",
                              "--description", "d", "--incident-time", "2026-03-01T00:00:00Z", "--accounts", "1", "--loss", "BTC=1", "--loss", "BTC=2"])
         #expect(twice.status == 2 && twice.stderr.contains("--loss BTC is given twice"))
         let derived = try run(["key", "public", "--key", DemoFund.key("delegate-3"), "--out", f.path("d3.pub.pem")])
@@ -485,9 +503,9 @@ struct AuditorCLITests {
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(forged.line + [0x0A]))
         try handle.close()
-        for verb in [["status"], ["log"], ["propose", "cancel", "--release", "r1", "--reason", "x", "--out", f.path("c.json")]] {
-            let result = try run(verb + ["--ledger", f.ledger, "--now", f.now])
-            #expect(result.status == 1 && result.stderr.contains("is NOT intact: entry 12") && result.stderr.contains("[rule unauthorizedSigner]"), "\(verb): \(result.stderr)")
+        for verb in [["status", "--now", f.now], ["log"], ["propose", "cancel", "--release", "r1", "--reason", "x", "--out", f.path("c.json")]] {
+            let result = try run(verb + ["--ledger", f.ledger])
+            #expect(result.status == 1 && result.stderr.contains("is NOT intact: entry 14") && result.stderr.contains("[rule unauthorizedSigner]"), "\(verb): \(result.stderr)")
         }
     }
 

@@ -87,6 +87,18 @@ final class Fixture {
         })
     }
 
+    /// The delegates at `signers` (0-based) cosign the checkpoint of the ledger as it is, at
+    /// `time` (default: now), and it is recorded.
+    @discardableResult
+    func checkpoint(at time: Timestamp? = nil, by signers: [Int] = [0, 1, 2, 3]) throws -> Entry {
+        var note = SignedNote(text: fund.checkpoint().text)
+        for index in signers {
+            let key = delegates[index]
+            note = note.adding(try key.cosignature(name: Cosigner.delegateName(key.publicKey), text: note.text, time: (time ?? now).secondsSinceEpoch))
+        }
+        return try fund.submitCheckpoint(note, time: now)
+    }
+
     /// A funded fund with member "big" that filed claim "c1" for 10 BTC and 1,000 USDC.
     static func withClaim() throws -> (Fixture, PrivateKey) {
         let fixture = try Fixture()

@@ -124,10 +124,15 @@ struct ReleaseTests {
     func twoPhases() throws {
         let (f, _) = try Fixture.withClaim()
         try f.delegateAction(.release, f.releasePayload(claim: "c1", ["BTC": "300000000"], id: "r1").objectValue!, id: "r1")
+        let unseen = refusal { try f.delegateAction(.settle, ["release": "r1", "reference": "btc-tx-1"]) }
+        #expect(unseen?.rule == .tooEarly && unseen?.reason.contains("in no recorded checkpoint yet") == true)
+        try f.checkpoint()   // the witnesses see the release
         f.advance(seconds: 86_399)
+        try f.checkpoint()
         let early = refusal { try f.delegateAction(.settle, ["release": "r1", "reference": "btc-tx-1"]) }
-        #expect(early?.rule == .tooEarly)
+        #expect(early?.rule == .tooEarly && early?.reason.contains("becomes payable when a checkpoint cosigned at or after 2026-01-02T00:00:00Z") == true, "\(early?.reason ?? "")")
         f.advance(seconds: 1)
+        try f.checkpoint()
         try f.delegateAction(.settle, ["release": "r1", "reference": "btc-tx-1"])
         #expect(f.state.balances["BTC"]?.paid == Amount(300_000_000) && f.state.balances["BTC"]?.reserved == .zero)
         #expect(f.state.claims["c1"]?.paid["BTC"] == Amount(300_000_000))

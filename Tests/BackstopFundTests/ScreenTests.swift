@@ -24,6 +24,7 @@ struct ScreenTests {
             SettlePayload(release: "r1", reference: "tx"),
             RotatePayload(delegates: Array(f.state.delegates.prefix(6)) + [Delegate(key: newKey, platform: "Newcomer")], threshold: 4, petitionThreshold: 50),
             PolicyPayload(policy: policy, releaseDelaySeconds: 3_600, previous: (f.state.policy, f.state.releaseDelaySeconds)),
+            CheckpointPayload(size: 2, root: [UInt8](repeating: 7, count: 32), signatures: [SignedNote.Signature(name: "w", keyID: [1, 2, 3, 4], bytes: [5])], proof: []),
         ]
     }
 

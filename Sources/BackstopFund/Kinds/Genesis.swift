@@ -34,10 +34,14 @@ public struct GenesisPayload: PayloadBody {
     public let policy: ContributionPolicy
     /// Seconds between a release's approval and its earliest settlement.
     public let releaseDelaySeconds: Int64
+    /// Who cosigns checkpoints; nil in a genesis made before witnesses (optional, so that
+    /// such ledgers still verify, with entry-time rules).
+    public let witnesses: WitnessPolicy?
 
     /// A genesis body.
     public init(name: String, assets: [AssetDeclaration], delegates: [Delegate], threshold: Int, petitionThreshold: Int,
-                policy: ContributionPolicy, releaseDelaySeconds: Int64) {
+                policy: ContributionPolicy, releaseDelaySeconds: Int64, witnesses: WitnessPolicy? = .delegates) {
+        self.witnesses = witnesses
         self.name = name
         self.assets = assets
         self.delegates = delegates
@@ -65,6 +69,7 @@ public struct GenesisPayload: PayloadBody {
             try ContributionPolicy(reading: &p)
         }
         releaseDelaySeconds = try r.integer("releaseDelaySeconds", in: FundLimits.releaseDelaySeconds)
+        witnesses = try r.value("witnesses").map { value throws(FundError) in try WitnessPolicy.read(value, context: "genesis") }
     }
 
     /// The fields as the payload writes them.
@@ -75,7 +80,7 @@ public struct GenesisPayload: PayloadBody {
             "delegates": Payloads.json(delegates), "threshold": .integer(Int64(threshold)),
             "petitionThreshold": .integer(Int64(petitionThreshold)), "policy": policy.json,
             "releaseDelaySeconds": .integer(releaseDelaySeconds),
-        ]
+        ].merging(witnesses.map { ["witnesses": $0.json] } ?? [:]) { first, _ in first }
     }
 
     static func signers(of payload: Payload) throws(FundError) -> SignerPolicy {
@@ -94,6 +99,7 @@ public struct GenesisPayload: PayloadBody {
         screen.line("petitions", "\(petitionThreshold) distinct signatures file a claim")
         screen.line("dues", policy.words(decimals: assets.first { $0.symbol == policy.asset }?.decimals))
         screen.line("release delay", "\(Words.duration(releaseDelaySeconds)) between a release's approval and its payout")
+        screen.line("witnesses", witnesses.map { $0.words(nil) } ?? "none named: time is whatever the host stamps (a genesis from before witnesses)")
     }
 }
 
@@ -124,6 +130,9 @@ extension FundState {
         self.head = hash
         self.lastTime = time
         self.usedIds = [payload.header.id: 0]
+        self.witnesses = genesis.witnesses
+        self.frontier.append(hash)
+        if genesis.witnesses != nil { self.uncheckpointedTimes = [time] }
     }
 }
 

@@ -12,9 +12,12 @@ public struct PolicyPayload: KindRules {
     /// The policy and delay it replaces, so the signer sees the change; when present they
     /// must be the ones in force (`staleState`).
     public let previous: (policy: ContributionPolicy, releaseDelaySeconds: Int64)?
+    /// New witnesses, when the change names them; otherwise they stay as they are.
+    public let witnesses: WitnessPolicy?
 
     /// A policy change.
-    public init(policy: ContributionPolicy, releaseDelaySeconds: Int64, previous: (policy: ContributionPolicy, releaseDelaySeconds: Int64)?) {
+    public init(policy: ContributionPolicy, releaseDelaySeconds: Int64, previous: (policy: ContributionPolicy, releaseDelaySeconds: Int64)?, witnesses: WitnessPolicy? = nil) {
+        self.witnesses = witnesses
         self.policy = policy
         self.releaseDelaySeconds = releaseDelaySeconds
         self.previous = previous
@@ -31,12 +34,14 @@ public struct PolicyPayload: KindRules {
         } else {
             previous = nil
         }
+        witnesses = try r.value("witnesses").map { value throws(FundError) in try WitnessPolicy.read(value, context: "policy") }
     }
 
     /// The fields as the payload writes them.
     public var fields: [String: JSONValue] {
         var fields: [String: JSONValue] = ["policy": policy.json, "releaseDelaySeconds": .integer(releaseDelaySeconds)]
         if let previous { fields["previous"] = ["policy": previous.policy.json, "releaseDelaySeconds": .integer(previous.releaseDelaySeconds)] }
+        if let witnesses { fields["witnesses"] = witnesses.json }
         return fields
     }
 
@@ -56,6 +61,10 @@ public struct PolicyPayload: KindRules {
         change("grace", old.map { Words.duration($0.0.graceSeconds) }, Words.duration(policy.graceSeconds))
         change("release delay", old.map { Words.duration($0.1) }, Words.duration(releaseDelaySeconds))
         screen.line("dues", policy.words(decimals: decimals))
+        if let witnesses {
+            let was = screen.state.map { " (was: \($0.witnesses?.words($0) ?? "none"))" } ?? ""
+            screen.line("witnesses", witnesses.words(screen.state) + was)
+        }
         if old == nil { screen.warn("the payload does not state the policy it replaces; give --ledger to see what changes") }
         if let state = screen.state, let previous, previous.policy != state.policy || previous.releaseDelaySeconds != state.releaseDelaySeconds {
             screen.warn("the payload says it replaces another policy than the one in force: the rules will refuse it")
@@ -85,5 +94,9 @@ public struct PolicyPayload: KindRules {
     func apply(to state: inout FundState, _ entry: RuleContext) {
         state.policy = policy
         state.releaseDelaySeconds = releaseDelaySeconds
+        if let witnesses {
+            if state.witnesses == nil { state.uncheckpointedTimes = [] }
+            state.witnesses = witnesses
+        }
     }
 }

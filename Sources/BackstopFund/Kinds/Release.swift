@@ -100,7 +100,7 @@ public struct ReleasePayload: KindRules {
             state.claims[claim]!.committed[asset] = (state.claims[claim]!.committed[asset] ?? .zero) + total
         }
         state.releases[entry.header.id] = Release(
-            id: entry.header.id, claim: claim, payouts: payouts, totals: totals, status: .pending,
+            id: entry.header.id, approvedSeq: entry.seq, claim: claim, payouts: payouts, totals: totals, status: .pending,
             approvedAt: entry.time, payableAt: entry.time.adding(seconds: state.releaseDelaySeconds)!, reference: nil)
     }
 }

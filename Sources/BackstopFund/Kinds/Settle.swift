@@ -39,8 +39,22 @@ public struct SettlePayload: KindRules {
 
     func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
         let pending = try state.pendingRelease(release)
-        guard entry.time >= pending.payableAt else {
-            throw FundError(.tooEarly, "release \(release) becomes payable at \(pending.payableAt) (approved \(pending.approvedAt) + \(Words.duration(pending.payableAt.secondsSinceEpoch - pending.approvedAt.secondsSinceEpoch)) delay); entry time is \(entry.time)")
+        let delay = pending.payableAt.secondsSinceEpoch - pending.approvedAt.secondsSinceEpoch
+        guard state.witnesses != nil else {
+            // A fund from before witnesses: the entry times alone, as its host set them.
+            guard entry.time >= pending.payableAt else {
+                throw FundError(.tooEarly, "release \(release) becomes payable at \(pending.payableAt) (approved \(pending.approvedAt) + \(Words.duration(delay)) delay); entry time is \(entry.time)")
+            }
+            return
+        }
+        // The delay runs in witnessed time: from when a quorum of witnesses had seen the
+        // release in a checkpoint, to a later checkpoint whose quorum attests the delay passed.
+        guard let seen = pending.witnessedAt else {
+            throw FundError(.tooEarly, "release \(release) is in no recorded checkpoint yet; its \(Words.duration(delay)) delay runs from the time its witnesses see it")
+        }
+        let due = seen.adding(seconds: delay)!
+        guard let witnessed = state.witnessedTime, witnessed >= due else {
+            throw FundError(.tooEarly, "release \(release) was witnessed at \(seen) and becomes payable when a checkpoint cosigned at or after \(due) (\(Words.duration(delay)) later) is recorded; the fund's witnessed time is \(state.witnessedTime?.description ?? "not yet set")")
         }
     }
 

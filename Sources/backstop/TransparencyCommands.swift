@@ -1,0 +1,330 @@
+import ArgumentParser
+import BackstopCrypto
+import BackstopFund
+import BackstopLedger
+import Foundation
+
+/// Reads a checkpoint note file.
+func readNote(_ path: String) throws -> (SignedNote, Checkpoint) {
+    let text = try Files.readText(path, what: "checkpoint file")
+    do {
+        let note = try SignedNote(parsing: text)
+        return (note, try Checkpoint(text: note.text))
+    } catch let error as LedgerError {
+        throw CLIError.badInput("checkpoint file \(SafeText.escape(path)): \(error.reason)")
+    }
+}
+
+/// Writes `text` to `path` through a temporary file, replacing it.
+func replaceFile(_ path: String, _ text: String) throws {
+    let temporary = path + ".tmp"
+    try? FileManager.default.removeItem(atPath: temporary)
+    try Files.writeNew(temporary, Array(text.utf8), mode: 0o644, what: "file")
+    guard rename(temporary, path) == 0 else { throw CLIError(message: "cannot replace \(SafeText.escape(path))", exitCode: 4) }
+}
+
+struct CheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Draft the checkpoint of the ledger as it is, for the witnesses to cosign (backstop cosign), then record it (backstop submit --checkpoint).",
+        discussion: """
+            Example: backstop checkpoint --ledger fund/ --out checkpoint.txt
+            The file is a C2SP checkpoint (origin backstop/<fund id>, size, root) as a signed note. \
+            With --key, a delegate also signs it as the log (signed-note type 0x02 for P-256), \
+            which witnesses of the C2SP network require before they cosign.
+            """
+    )
+
+    @OptionGroup var options: LedgerOptions
+
+    @Option(help: "Where to write the checkpoint (must not exist).")
+    var out: String
+
+    @Option(help: "A delegate's key, to sign the checkpoint as the log.")
+    var key: String?
+
+    @Option(help: "Passphrase file for an encrypted --key.")
+    var passphraseFile: String?
+
+    func run() throws {
+        let folder = try options.url()
+        let state = try readFund(folder)
+        let tiles = try MerkleTiles.forReading(ledger: folder, size: state.entryCount)
+        let checkpoint = Checkpoint(origin: Fund.origin(state.fundId), size: state.entryCount, root: try tiles.root(size: state.entryCount))
+        guard checkpoint.root == state.frontier.root else { throw CLIError.refused("the Merkle tiles do not match the ledger; open it for writing once to rebuild them") }
+        var note = SignedNote(text: checkpoint.text)
+        if let key {
+            let privateKey = try Files.privateKey(key, passphraseFile: passphraseFile)
+            guard let name = state.delegateName(privateKey.publicKey) else { throw CLIError.refused("--key is not a delegate's key; only a delegate signs a checkpoint as the log") }
+            note = note.adding(try privateKey.noteSignature(name: checkpoint.origin, text: note.text))
+            print("signed as the log by \(name)")
+        }
+        try Files.writeNew(out, Array(note.rendered.utf8), mode: 0o644, what: "checkpoint file")
+        print("wrote \(out): checkpoint of \(checkpoint.size) entries, root \(Base64.encode(checkpoint.root))")
+        print("witnesses (\(state.witnesses?.words(state) ?? "none named")) cosign it with: backstop cosign --ledger DIR --key KEY --state FILE --checkpoint \(out)")
+    }
+}
+
+struct CosignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cosign",
+        abstract: "As a witness: verify the ledger up to a checkpoint and cosign it, if it is consistent with every checkpoint this key cosigned before.",
+        discussion: """
+            Example: backstop cosign --ledger copy-of-fund/ --key witness.key.pem --state witness-state.json --checkpoint checkpoint.txt
+            The witness verifies every entry and rule of its copy of the ledger, checks that the \
+            checkpoint's root is the root of that many entries, and checks consistency with the \
+            last checkpoint it cosigned for this fund (kept in --state). It then appends its \
+            timestamped cosignature line to the checkpoint file (C2SP tlog-cosignature: Ed25519 \
+            keys as cosignature/v1, ECDSA keys as Backstop's ECDSA cosignature). A smaller or \
+            inconsistent checkpoint is refused with the evidence: both checkpoints and the \
+            consistency proof that fails.
+            """
+    )
+
+    @OptionGroup var options: LedgerOptions
+
+    @Option(help: "The witness's private key (Ed25519 or ECDSA, PKCS#8 PEM).")
+    var key: String
+
+    @Option(help: "Passphrase file for an encrypted key.")
+    var passphraseFile: String?
+
+    @Option(help: "The witness's state file (made if missing): the last checkpoint it cosigned per fund.")
+    var state: String
+
+    @Option(help: "The checkpoint file; the cosignature line is added to it.")
+    var checkpoint: String
+
+    @Option(help: "The witness's key name (default: the name the fund gives this key).")
+    var name: String?
+
+    func run() throws {
+        let folder = try options.url()
+        let (note, _) = try readNote(checkpoint)
+        let privateKey = try Files.anyPrivateKey(key, passphraseFile: passphraseFile)
+        let fund = try readFund(folder)
+        guard let name = name ?? fund.cosignerName(privateKey) else {
+            throw CLIError.refused("this key is not one of the fund's witnesses (\(fund.witnesses?.words(fund) ?? "it names none")); give --name to cosign anyway")
+        }
+        let witness = Witness(key: privateKey, name: name, stateFile: URL(fileURLWithPath: state))
+        do {
+            let cosigned = try witness.cosign(note, ledger: folder, time: try options.writeTime())
+            try replaceFile(checkpoint, cosigned.rendered)
+            print("cosigned as \(SafeText.escape(name)) at \(try options.writeTime()); \(cosigned.signatures.count) signature(s) in \(checkpoint)")
+        } catch let refusal as CosignRefusal {
+            print(refusal.description)
+            throw CLIError.refused("refused to cosign: \(refusal.reason)")
+        }
+    }
+}
+
+struct ProveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prove",
+        abstract: "Write an inclusion or consistency proof, from the ledger's Merkle tiles.",
+        subcommands: [Inclusion.self, Consistency.self]
+    )
+
+    struct Inclusion: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove that entry N is in a checkpoint: a C2SP tlog-proof with the entry in its extra line.",
+            discussion: "Example: backstop prove inclusion --ledger fund/ --seq 7 --checkpoint checkpoint.txt --out entry-7.tlog-proof"
+        )
+        @OptionGroup var options: LedgerOptions
+        @Option(help: "The entry's sequence number.") var seq: Int64
+        @Option(help: "A cosigned checkpoint that covers it.") var checkpoint: String
+        @Option(help: "Where to write the proof (default: standard output).") var out: String?
+
+        func run() throws {
+            let folder = try options.url()
+            let (note, point) = try readNote(checkpoint)
+            guard seq >= 0, seq < point.size else { throw CLIError.badInput("--seq \(seq): the checkpoint covers entries 0 to \(point.size - 1)") }
+            let line = try LedgerScan.line(file: folder.appendingPathComponent(LedgerStore.ledgerFileName), seq: seq)
+            let proof = try Merkle.inclusionProof(index: seq, size: point.size, subtree: try MerkleTiles.forReading(ledger: folder, size: point.size).subtree)
+            guard Merkle.verifyInclusion(leaf: try Entry.hash(line: line), index: seq, size: point.size, proof: proof, root: point.root) else {
+                throw CLIError.refused("this ledger's entry \(seq) is not in the checkpoint: the ledger is not the one it was made of (rewritten, rolled back or forked)")
+            }
+            let text = "c2sp.org/tlog-proof@v1\nextra \(Base64.encode(line))\nindex \(seq)\n" + proof.map { Base64.encode($0) + "\n" }.joined() + "\n" + note.rendered
+            if let out { try Files.writeNew(out, Array(text.utf8), mode: 0o644, what: "proof file"); print("wrote \(out)") } else { print(text, terminator: "") }
+        }
+    }
+
+    struct Consistency: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove that a newer checkpoint extends an older one (JSON: both checkpoints and the RFC 9162 proof).",
+            discussion: "Example: backstop prove consistency --ledger fund/ --from old.txt --to new.txt --out old-to-new.json"
+        )
+        @OptionGroup var options: LedgerOptions
+        @Option(help: "The older checkpoint.") var from: String
+        @Option(help: "The newer checkpoint.") var to: String
+        @Option(help: "Where to write the proof (default: standard output).") var out: String?
+
+        func run() throws {
+            let folder = try options.url()
+            let (oldNote, old) = try readNote(from)
+            let (newNote, new) = try readNote(to)
+            guard old.size <= new.size else { throw CLIError.badInput("--from covers \(old.size) entries, more than --to's \(new.size)") }
+            let tiles = try MerkleTiles.forReading(ledger: folder, size: new.size)
+            let proof = try Merkle.consistencyProof(old: old.size, new: new.size, subtree: tiles.subtree)
+            guard Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: proof) else {
+                throw CLIError.refused("the two checkpoints are not consistent with this ledger: one of them is of another history")
+            }
+            let json: JSONValue = ["format": "backstop/consistency-proof/v1", "from": .string(oldNote.rendered), "to": .string(newNote.rendered),
+                                   "proof": .array(proof.map { .string(Base64.encode($0)) })]
+            let text = String(decoding: Canonical.encode(json), as: UTF8.self) + "\n"
+            if let out { try Files.writeNew(out, Array(text.utf8), mode: 0o644, what: "proof file"); print("wrote \(out)") } else { print(text, terminator: "") }
+        }
+    }
+}
+
+struct CheckProofCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-proof",
+        abstract: "Verify an inclusion or consistency proof against its checkpoints and the witnesses' keys, without the ledger.",
+        discussion: """
+            Example: backstop check-proof --proof entry-7.tlog-proof --witness witness.example/w1=w1.pub.pem --witness ... --quorum 2 --fund-id 3f6a...
+            A witness is NAME=KEY.pem (Ed25519 or ECDSA); a delegate acting as a witness may be \
+            given as KEY.pem alone. Exit 0 when the proof holds and each checkpoint is cosigned \
+            by at least --quorum of the witnesses given; 1 when not.
+            """
+    )
+
+    @Option(help: "The proof file (.tlog-proof for inclusion, JSON for consistency).") var proof: String
+    @Option(help: "A witness as NAME=PUBLIC-KEY.pem, or a delegate's PUBLIC-KEY.pem (repeat).") var witness: [String] = []
+    @Option(help: "How many of the witnesses must have cosigned each checkpoint.") var quorum: Int
+    @Option(help: "The fund id the checkpoints must be for.") var fundId: String?
+
+    func run() throws {
+        let cosigners = try witness.map(parseWitness)
+        guard !cosigners.isEmpty, (1...cosigners.count).contains(quorum) else { throw CLIError.badInput("give the witnesses (--witness) and a --quorum from 1 to their number") }
+        let text = try Files.readText(proof, what: "proof file")
+        if text.hasPrefix("c2sp.org/tlog-proof@v1\n") {
+            let (entryLine, index, path, note) = try parseInclusion(text)
+            let point = try sealed(note, cosigners)
+            let entry = try Entry.decode(line: entryLine, expectedSeq: index)
+            guard Merkle.verifyInclusion(leaf: try Entry.hash(line: entryLine), index: index, size: point.size, proof: path, root: point.root) else {
+                throw CLIError.refused("the proof does not hold: entry \(index) is not in the checkpoint")
+            }
+            print("holds: entry \(index) (\(SafeText.escape(entry.kind)), \(entry.time)) is in the checkpoint of \(point.size) entries of \(SafeText.escape(point.origin))")
+        } else {
+            guard case .object(let fields)? = try? JSONParser.parse(Array(text.utf8)), fields["format"]?.stringValue == "backstop/consistency-proof/v1",
+                  let from = fields["from"]?.stringValue, let to = fields["to"]?.stringValue, let hashes = fields["proof"]?.arrayValue
+            else { throw CLIError.badInput("\(SafeText.escape(proof)) is neither a tlog-proof nor a Backstop consistency proof") }
+            let path = try hashes.map { value -> [UInt8] in
+                guard let hash = value.stringValue.flatMap(Base64.decode), hash.count == 32 else { throw CLIError.badInput("the proof holds a hash that is not base64 of 32 bytes") }
+                return hash
+            }
+            let old = try sealed(try note(from), cosigners), new = try sealed(try note(to), cosigners)
+            guard Identifiers.same(old.origin, new.origin) else { throw CLIError.refused("the checkpoints are of two different logs") }
+            guard Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: path) else {
+                throw CLIError.refused("the proof does not hold: the checkpoint of \(new.size) entries does not extend the one of \(old.size)")
+            }
+            print("holds: the checkpoint of \(new.size) entries extends the one of \(old.size) entries of \(SafeText.escape(new.origin))")
+        }
+    }
+
+    private func note(_ text: String) throws -> SignedNote {
+        do { return try SignedNote(parsing: text) } catch let error as LedgerError { throw CLIError.badInput("a checkpoint in the proof: \(error.reason)") }
+    }
+
+    /// The checkpoint of `note`, after checking that a quorum of `cosigners` cosigned it.
+    private func sealed(_ note: SignedNote, _ cosigners: [Cosigner]) throws -> Checkpoint {
+        let point: Checkpoint
+        do { point = try Checkpoint(text: note.text) } catch let error as LedgerError { throw CLIError.badInput(error.reason) }
+        if let fundId, !Identifiers.same(point.origin, "backstop/" + fundId) {
+            throw CLIError.refused("the checkpoint is for \(SafeText.quoted(point.origin)), not fund \(fundId)")
+        }
+        var cosigned: [String] = []
+        for signature in note.signatures {
+            guard let cosigner = cosigners.first(where: { Identifiers.same($0.name, signature.name) && $0.noteKey.keyID == signature.keyID }) else { continue }
+            guard let time = cosigner.noteKey.verify(signature, text: note.text) else {
+                throw CLIError.refused("the cosignature of \(SafeText.escape(cosigner.name)) on the checkpoint of \(point.size) entries does not verify")
+            }
+            if !cosigned.contains(cosigner.name) {
+                cosigned.append(cosigner.name)
+                print("checkpoint of \(point.size) entries cosigned by \(SafeText.escape(cosigner.name)) at \(Timestamp(secondsSinceEpoch: time)?.description ?? String(time))")
+            }
+        }
+        guard cosigned.count >= quorum else {
+            throw CLIError.refused("the checkpoint of \(point.size) entries is cosigned by \(cosigned.count) of the witnesses given, fewer than --quorum \(quorum)")
+        }
+        return point
+    }
+
+    private func parseInclusion(_ text: String) throws -> ([UInt8], Int64, [[UInt8]], SignedNote) {
+        let parts = text.components(separatedBy: "\n\n")
+        guard parts.count >= 2 else { throw CLIError.badInput("the tlog-proof has no checkpoint after its proof") }
+        let lines = parts[0].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard lines.count >= 3, lines[1].hasPrefix("extra "), let entryLine = Base64.decode(String(lines[1].dropFirst(6))),
+              lines[2].hasPrefix("index "), let index = Int64(lines[2].dropFirst(6)), index >= 0
+        else { throw CLIError.badInput("the tlog-proof must have an extra line (the entry) and an index line") }
+        let path = try lines.dropFirst(3).map { line -> [UInt8] in
+            guard let hash = Base64.decode(line), hash.count == 32 else { throw CLIError.badInput("the tlog-proof holds a proof line that is not base64 of 32 bytes") }
+            return hash
+        }
+        return (entryLine, index, path, try note(parts.dropFirst().joined(separator: "\n\n")))
+    }
+}
+
+/// `NAME=KEY.pem` (Ed25519 or ECDSA) or a delegate's `KEY.pem`, as a cosigner.
+func parseWitness(_ item: String) throws -> Cosigner {
+    let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+    let path = parts.last!
+    let pem = try Files.readText(path, what: "witness key file")
+    if let key = try? Ed25519PublicKey(pemRepresentation: pem) {
+        guard parts.count == 2 else { throw CLIError.badInput("--witness \(SafeText.escape(item)): an Ed25519 witness needs its name, NAME=KEY.pem") }
+        return Cosigner(name: parts[0], key: .ed25519(key))
+    }
+    let key = try Files.publicKey(path)
+    return Cosigner(name: parts.count == 2 ? parts[0] : Cosigner.delegateName(key), key: .ecdsa(key))
+}
+
+struct MirrorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mirror",
+        abstract: "Copy a ledger's new entries to a mirror, after verifying them; refuse a source that is not an extension of the mirror.",
+        discussion: """
+            Example: backstop mirror --from fund/ --to mirror/
+            The source is verified whole (every entry, rule and recorded checkpoint). The mirror \
+            must be a prefix of it: otherwise the first entry where they differ is reported, and \
+            the mirror is left as it was. New entries are appended to the mirror one by one, each \
+            checked to be byte for byte the source's.
+            """
+    )
+
+    @Option(help: "The ledger to copy from.") var from: String
+    @Option(help: "The mirror's folder (made if missing).") var to: String
+    @OptionGroup var waiting: WaitOptions
+
+    func run() throws {
+        let source = try ledgerFolder(from)
+        let sourceFile = source.appendingPathComponent(LedgerStore.ledgerFileName)
+        let state = try readFund(source)
+        let mirror = try ledgerFolder(to)
+        let exists = FileManager.default.fileExists(atPath: mirror.appendingPathComponent(LedgerStore.ledgerFileName).path)
+        let store = exists ? try LedgerStore.open(at: mirror, verifySignatures: true, lockWaitSeconds: waiting.wait) : try LedgerStore.create(at: mirror)
+        let held = (store.head?.seq ?? -1) + 1
+        if let head = store.head {
+            guard held <= state.entryCount else {
+                throw CLIError.refused("the source has \(state.entryCount) entries, fewer than the mirror's \(held): it was rolled back; the mirror is unchanged")
+            }
+            // The chain makes one hash enough: equal hashes at the mirror's head mean equal prefixes.
+            let sourceHash = try Entry.hash(line: try LedgerScan.line(file: sourceFile, seq: head.seq))
+            if sourceHash != head.hash {
+                let fork = try LedgerScan.firstDifference(sourceFile, mirror.appendingPathComponent(LedgerStore.ledgerFileName), upTo: held)
+                throw CLIError.refused("the source is not an extension of the mirror: they fork at entry \(fork); the mirror is unchanged")
+            }
+        }
+        var copied = 0
+        _ = try LedgerScan.scan(file: sourceFile, verifySignatures: false) { entry, hash in
+            guard entry.seq >= held else { return }
+            let (_, stored) = try store.append(kind: entry.kind, time: entry.time, body: entry.body, signatures: entry.signatures)
+            guard stored == hash else { throw LedgerError(.corrupt, seq: entry.seq, "the mirror's copy of entry \(entry.seq) differs from the source's") }
+            copied += 1
+        }
+        print("mirrored \(copied) new entr\(copied == 1 ? "y" : "ies"); the mirror holds \(state.entryCount), head \(Hex.encode(state.head))")
+        if state.checkpointSize > 0 {
+            print("latest recorded checkpoint: \(state.checkpointSize) entries, witnessed time \(state.witnessedTime?.description ?? "none")")
+        }
+    }
+}
