@@ -33,6 +33,9 @@ public final class Fund {
     /// The ledger's Merkle tiles.
     public var tiles: MerkleTiles { store.tiles }
 
+    /// Closes the ledger and releases its write lock; the fund can no longer append.
+    public func close() { store.close() }
+
     /// An incomplete last line that opening set aside (see ``LedgerStore/recoveredTail``).
     public var recoveredTail: TornTail? { store.recoveredTail }
 

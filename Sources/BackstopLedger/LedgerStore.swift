@@ -22,7 +22,7 @@ public final class LedgerStore {
     /// against the ledger when it is opened).
     public private(set) var tiles: MerkleTiles
 
-    private let fd: Int32
+    private var fd: Int32
     private let lock: LockFile
     private var size: UInt64
 
@@ -46,7 +46,16 @@ public final class LedgerStore {
         self.recoveredTail = recovered
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    /// Closes the ledger file and releases the write lock now, instead of when this object
+    /// goes away. Appending afterwards is refused.
+    public func close() {
+        guard fd >= 0 else { return }
+        Glibc.close(fd)
+        fd = -1
+        lock.release()
+    }
 
     /// Creates a new, empty ledger in `directory` (made if missing) and opens it for writing.
     ///
@@ -72,7 +81,7 @@ public final class LedgerStore {
         }
         // The new name must survive a crash too: fsync the folder that holds it.
         guard fsync(fd) == 0, syncDirectory(directory) else {
-            close(fd)
+            Glibc.close(fd)
             markSyncFailed()
             throw LedgerError(.syncFailed, "fsync after creating \(path) failed: \(errnoDescription())")
         }
@@ -126,7 +135,7 @@ public final class LedgerStore {
             }
             return LedgerStore(directory: directory, fd: fd, lock: lock, size: size, scan: scan, recovered: recovered, tiles: tiles)
         } catch {
-            close(fd)
+            Glibc.close(fd)
             throw error
         }
     }
@@ -158,6 +167,7 @@ public final class LedgerStore {
     @discardableResult
     public func append(kind: String, time: Timestamp, body: JSONValue, signatures: [EntrySignature]) throws -> (entry: Entry, hash: [UInt8]) {
         try Self.refuseAfterSyncFailure()
+        guard fd >= 0 else { throw LedgerError(.io, "the ledger was closed; open it again to append") }
         let seq = (head?.seq ?? -1) + 1
         if let head, time < head.time {
             throw LedgerError(.invalidEntry, seq: seq, "time \(time) is earlier than the head's \(head.time)")
@@ -239,7 +249,7 @@ public final class LedgerStore {
             attempt += 1
         }
         guard copy >= 0 else { throw LedgerError(.io, "cannot create \(path): \(errnoDescription())") }
-        defer { close(copy) }
+        defer { Glibc.close(copy) }
         let copied = bytes.withUnsafeBytes { Glibc.write(copy, $0.baseAddress!, $0.count) }
         guard copied == tail.byteCount, fsync(copy) == 0, syncDirectory(directory) else {
             throw LedgerError(.io, "cannot save the incomplete last line to \(path): \(errnoDescription())")
@@ -265,7 +275,7 @@ func syncDirectory(_ directory: URL) -> Bool {
 
 /// An exclusive `flock` on the ledger's lock file, held until this object is released.
 final class LockFile {
-    private let fd: Int32
+    private var fd: Int32
 
     /// Takes the lock, waiting up to `waitSeconds` for another holder to release it.
     init(_ url: URL, waitSeconds: Double = 0) throws {
@@ -284,7 +294,7 @@ final class LockFile {
         guard locked else {
             var buffer = [UInt8](repeating: 0, count: 32)
             let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 32, 0) }
-            close(fd)
+            Glibc.close(fd)
             guard busy else { throw LedgerError(.io, "cannot lock \(url.path): \(reason)") }
             let pid = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             let waited = waitSeconds > 0 ? " for \(waitSeconds) s" : ""
@@ -297,5 +307,11 @@ final class LockFile {
         self.fd = fd
     }
 
-    deinit { close(fd) }
+    /// Releases the lock (closing its file) now.
+    func release() {
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
+
+    deinit { release() }
 }

@@ -1,4 +1,5 @@
 import BackstopCrypto
+import BackstopLedger
 import BackstopTestSupport
 import Foundation
 import Testing
@@ -203,6 +204,18 @@ struct FundCLITests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path("mirror/ledger.jsonl"))) == mirrorBefore)
         let forkedHeld = try backstop("verify", "--ledger", forked, "--checkpoint", path("cp.txt"))
         #expect(forkedHeld.status == 1 && forkedHeld.stderr.contains("(a fork)"), "\(forkedHeld.stderr)")
+        // A proof against the checkpoint holds; a changed proof line does not; too few cosignatures do not.
+        #expect(try backstop("prove", "inclusion", "--ledger", ledger, "--seq", "3", "--checkpoint", path("cp.txt"), "--out", path("p.tlog-proof")).status == 0)
+        let witnessKeys = (1...3).flatMap { ["--witness", "witness-\($0).demo=\(Self.keys)/witness-\($0).pub.pem"] }
+        #expect(try run(["check-proof", "--proof", path("p.tlog-proof"), "--quorum", "1"] + witnessKeys).stdout.contains("holds: entry 3 (admit"))
+        #expect(try run(["check-proof", "--proof", path("p.tlog-proof"), "--quorum", "2"] + witnessKeys).stderr.contains("cosigned by 1 of the witnesses given, fewer than --quorum 2"))
+        var proofLines = try String(contentsOfFile: path("p.tlog-proof"), encoding: .utf8).components(separatedBy: "\n")
+        let hashLine = proofLines.firstIndex { $0.hasPrefix("index ") }! + 1
+        proofLines[hashLine] = Base64.encode([UInt8](repeating: 9, count: 32))
+        try proofLines.joined(separator: "\n").write(toFile: path("forged.tlog-proof"), atomically: true, encoding: .utf8)
+        let forged = try run(["check-proof", "--proof", path("forged.tlog-proof"), "--quorum", "1"] + witnessKeys)
+        #expect(forged.status == 1 && forged.stderr.contains("the proof does not hold"), "\(forged.stderr)")
+
         // The original still extends the checkpoint, and the witness cosigns its next one.
         #expect(try backstop("verify", "--ledger", ledger, "--checkpoint", path("cp.txt")).stdout.contains("extends the checkpoint of \(lines.count) entries"))
     }

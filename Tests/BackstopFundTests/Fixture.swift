@@ -18,7 +18,7 @@ final class Fixture {
         asset: "USDC", ratePerMillion: 100, floor: Amount(1_000_000_000), cap: Amount(100_000_000_000),
         periodSeconds: 30 * 86_400, graceSeconds: 7 * 86_400)
 
-    init(petitionThreshold: Int = 100) throws {
+    init(petitionThreshold: Int = 100, witnesses: WitnessPolicy? = .delegates) throws {
         directory = try makeTemporaryDirectory("backstop-fund")
         delegates = try (0..<7).map { try PrivateKey(generatingOn: $0 == 6 ? .secp256k1 : .p256) }
         now = Self.start
@@ -26,11 +26,14 @@ final class Fixture {
             expires: Self.start.adding(seconds: 86_400)!, name: "Test fund",
             assets: [("BTC", 8), ("ETH", 18), ("USDC", 6)],
             delegates: delegates.enumerated().map { Delegate(key: $0.element.publicKey, platform: "platform-\($0.offset + 1)") },
-            petitionThreshold: petitionThreshold, policy: Self.policy)
+            petitionThreshold: petitionThreshold, policy: Self.policy, witnesses: witnesses)
         fund = try Fund.create(at: directory, genesis: genesis, signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: now)
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
+
+    /// Releases the ledger's lock, so that a test can write to it another way.
+    func close() { fund.close() }
 
     var state: FundState { fund.state }
     var expiry: Timestamp { now.adding(seconds: 72 * 3_600)! }
@@ -100,8 +103,8 @@ final class Fixture {
     }
 
     /// A funded fund with member "big" that filed claim "c1" for 10 BTC and 1,000 USDC.
-    static func withClaim() throws -> (Fixture, PrivateKey) {
-        let fixture = try Fixture()
+    static func withClaim(witnesses: WitnessPolicy? = .delegates) throws -> (Fixture, PrivateKey) {
+        let fixture = try Fixture(witnesses: witnesses)
         let key = try fixture.admit("big")
         try fixture.contribute("big", key: key, asset: "BTC", amount: "5000000000")          // 50 BTC
         try fixture.contribute("big", key: key, asset: "USDC", amount: "5000000000")         // 5,000 USDC
