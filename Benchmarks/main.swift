@@ -10,6 +10,20 @@ import BackstopFund
 import BackstopLedger
 import Foundation
 
+// usage: swift run -c release backstop-benchmark proofs [ENTRIES]   (default 1000000)
+//
+// Proof figures: a ledger of ENTRIES chained entries is written in one go, opened once (which
+// builds its Merkle tiles), then inclusion and consistency proofs are made from the tiles on
+// disk by a fresh reader, as `backstop prove` does: time per proof, proof size, tiles on disk.
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "proofs" {
+    let count = CommandLine.arguments.count > 2 ? Int64(CommandLine.arguments[2]) ?? 1_000_000 : 1_000_000
+    do { try proofFigures(entries: count) } catch {
+        FileHandle.standardError.write(Data("backstop-benchmark: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
+
 let entries = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 5_000 : 5_000
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("backstop-benchmark-\(UUID().uuidString)")
 defer { try? FileManager.default.removeItem(at: directory) }
@@ -95,4 +109,78 @@ do {
 } catch {
     FileHandle.standardError.write(Data("backstop-benchmark: \(error)\n".utf8))
     exit(1)
+}
+
+/// The proof figures of a ledger of `entries` entries.
+func proofFigures(entries: Int64) throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("backstop-proofs-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    // The lines are written directly (one write per 64 KiB, one fsync): only the proofs are measured here.
+    let file = folder.appendingPathComponent(LedgerStore.ledgerFileName)
+    _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: file)
+    var prev = Entry.genesisPrev
+    var buffer: [UInt8] = []
+    let time = Timestamp("2026-01-01T00:00:00Z")!
+    let writeSeconds = try seconds {
+        for seq in 0..<entries {
+            let entry = try Entry(seq: seq, prev: prev, time: time, kind: "benchmark", body: ["n": .integer(seq)], signatures: [])
+            let line = entry.line
+            prev = try Entry.hash(line: line)
+            buffer += line + [0x0A]
+            if buffer.count > 1 << 16 { try handle.write(contentsOf: Data(buffer)); buffer.removeAll(keepingCapacity: true) }
+        }
+        try handle.write(contentsOf: Data(buffer))
+        try handle.synchronize()
+        try handle.close()
+    }
+    let ledgerBytes = (try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue ?? 0
+    print(String(format: "ledger: %lld entries, %.1f MiB, written in %.1f s", entries, Double(ledgerBytes) / 1_048_576, writeSeconds))
+
+    var store: LedgerStore? = nil
+    let openSeconds = try seconds { store = try LedgerStore.open(at: folder) }
+    store?.close()
+    let tiles = folder.appendingPathComponent(MerkleTiles.folderName)
+    var tileBytes = 0, tileFiles = 0
+    if let walker = FileManager.default.enumerator(at: tiles, includingPropertiesForKeys: [.fileSizeKey]) {
+        for case let url as URL in walker {
+            if let size = try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize, !url.hasDirectoryPath { tileBytes += size; tileFiles += 1 }
+        }
+    }
+    print(String(format: "open (scan, hash, build the tiles from nothing): %.1f s; tiles on disk: %d files, %.1f MiB (%.1f%% of the ledger)",
+                 openSeconds, tileFiles, Double(tileBytes) / 1_048_576, 100 * Double(tileBytes) / Double(ledgerBytes)))
+
+    var reader: MerkleTiles? = nil
+    let readerSeconds = try seconds { reader = try MerkleTiles.open(directory: tiles) }
+    let root = try reader!.root(size: entries)
+    var generator = SystemRandomNumberGenerator()
+    let samples = 1_000
+    var proofHashes = 0
+    var inclusion: [[UInt8]] = []
+    let indexes = (0..<samples).map { _ in Int64.random(in: 0..<entries, using: &generator) }
+    let inclusionSeconds = try seconds {
+        for index in indexes {
+            // A fresh reader each time, as a separate `backstop prove` process would have.
+            let tiles = try MerkleTiles.open(directory: tiles)
+            inclusion = try Merkle.inclusionProof(index: index, size: entries, subtree: tiles.subtree)
+            proofHashes = max(proofHashes, inclusion.count)
+        }
+    }
+    let leaf = try Entry.hash(line: try LedgerScan.line(file: file, seq: indexes.last!))
+    guard Merkle.verifyInclusion(leaf: leaf, index: indexes.last!, size: entries, proof: inclusion, root: root) else { throw LedgerError(.corrupt, "a proof did not verify") }
+    let verifySeconds = seconds { for _ in 0..<samples { _ = Merkle.verifyInclusion(leaf: leaf, index: indexes.last!, size: entries, proof: inclusion, root: root) } }
+    var consistency: [[UInt8]] = []
+    let old = entries / 3 + 12_345 % max(entries, 1)
+    let consistencySeconds = try seconds {
+        for _ in 0..<samples {
+            let tiles = try MerkleTiles.open(directory: tiles)
+            consistency = try Merkle.consistencyProof(old: old, new: entries, subtree: tiles.subtree)
+        }
+    }
+    print(String(format: "open the tiles (another process): %.2f ms", readerSeconds * 1_000))
+    print(String(format: "inclusion proof at %lld entries: %d hashes (%d bytes; %d bytes as a tlog-proof without the checkpoint), %.3f ms to make from the tiles, %.3f ms to verify",
+                 entries, proofHashes, proofHashes * 32, 26 + proofHashes * 45, inclusionSeconds * 1_000 / Double(samples), verifySeconds * 1_000 / Double(samples)))
+    print(String(format: "consistency proof %lld -> %lld: %d hashes (%d bytes), %.3f ms to make from the tiles",
+                 old, entries, consistency.count, consistency.count * 32, consistencySeconds * 1_000 / Double(samples)))
 }
