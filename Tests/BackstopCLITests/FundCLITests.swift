@@ -215,6 +215,16 @@ struct FundCLITests {
         try proofLines.joined(separator: "\n").write(toFile: path("forged.tlog-proof"), atomically: true, encoding: .utf8)
         let forged = try run(["check-proof", "--proof", path("forged.tlog-proof"), "--quorum", "1"] + witnessKeys)
         #expect(forged.status == 1 && forged.stderr.contains("the proof does not hold"), "\(forged.stderr)")
+        // The auditor's Python script of Docs/AUDIT.md, run as printed there, agrees on both.
+        let audit = try String(contentsOf: packageRoot.appendingPathComponent("Docs/AUDIT.md"), encoding: .utf8)
+        let afterHeading = try #require(audit.range(of: "## 5. The same in a few lines of Python")).upperBound
+        let start = try #require(audit.range(of: "```python\n", range: afterHeading..<audit.endIndex)).upperBound
+        let end = try #require(audit.range(of: "```", range: start..<audit.endIndex)).lowerBound
+        try String(audit[start..<end]).write(toFile: path("audit.py"), atomically: true, encoding: .utf8)
+        let python = try runProcess("/usr/bin/env", ["python3", path("audit.py"), path("p.tlog-proof")])
+        #expect(python.status == 0 && python.stdout.contains("holds: entry 3 in backstop/"), "\(python.stdout)\(python.stderr)")
+        let pythonForged = try runProcess("/usr/bin/env", ["python3", path("audit.py"), path("forged.tlog-proof")])
+        #expect(pythonForged.status == 1 && pythonForged.stdout.contains("DOES NOT HOLD"), "\(pythonForged.stdout)\(pythonForged.stderr)")
 
         // The original still extends the checkpoint, and the witness cosigns its next one.
         #expect(try backstop("verify", "--ledger", ledger, "--checkpoint", path("cp.txt")).stdout.contains("extends the checkpoint of \(lines.count) entries"))
@@ -224,7 +234,8 @@ struct FundCLITests {
     func help() throws {
         for verb in [["genesis", "draft"], ["init"], ["propose", "release"], ["approve"], ["submit"], ["contribute"], ["claim", "file"],
                      ["petition", "draft"], ["petition", "sign"], ["petition", "submit"], ["status"], ["log"], ["verify"], ["inspect"], ["demo"],
-                     ["key", "generate"], ["signature", "verify"]] {
+                     ["key", "generate"], ["signature", "verify"], ["checkpoint"], ["cosign"], ["prove", "inclusion"],
+                     ["prove", "consistency"], ["check-proof"], ["mirror"]] {
             let result = try runProcess(productsDirectory.appendingPathComponent("backstop").path, verb + ["--help"])
             #expect(result.status == 0 && result.stdout.contains("Example: backstop"), "\(verb)")
         }
