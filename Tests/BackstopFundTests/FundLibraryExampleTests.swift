@@ -48,4 +48,24 @@ func fundLibraryExample() throws {
 
     let (state, _) = try Fund.verify(file: folder.appendingPathComponent("ledger.jsonl"))
     #expect(state == fund.state && state.members["exchange-a"] != nil)
+
+    // Witnesses, checkpoints and proofs.
+    var note = SignedNote(text: fund.checkpoint().text)
+    #expect(note.text.hasPrefix("backstop/\(Hex.encode(fund.state.fundId))\n2\n"))
+    for (index, key) in delegates.prefix(4).enumerated() {
+        let witness = Witness(key: .ecdsa(key), name: Cosigner.delegateName(key.publicKey),
+                              stateFile: scratch.appendingPathComponent("witness-\(index).json"))
+        note = try witness.cosign(note, ledger: folder, time: now)
+    }
+    #expect(note.signatures.count == 4)
+    try fund.submitCheckpoint(note, time: now)
+    #expect(fund.state.witnessedTime == now && fund.state.checkpointSize == 2)
+
+    let point = try Checkpoint(text: note.text)
+    let tiles = try MerkleTiles.forReading(ledger: folder, size: point.size)
+    let proof = try Merkle.inclusionProof(index: 1, size: point.size, subtree: tiles.subtree)
+    let line = try String(contentsOfFile: folder.appendingPathComponent("ledger.jsonl").path, encoding: .utf8).split(separator: "\n")[1]
+    let leaf = try Entry.hash(line: Array(line.utf8))
+    #expect(Merkle.verifyInclusion(leaf: leaf, index: 1, size: point.size, proof: proof, root: point.root))
+    #expect(!Merkle.verifyInclusion(leaf: leaf, index: 0, size: point.size, proof: proof, root: point.root))
 }
