@@ -25,6 +25,39 @@ struct ClockOptions: ParsableArguments {
     func time() throws -> Timestamp { try parseNow(now) }
 }
 
+/// The fund's witnesses, as genesis draft and propose policy take them.
+struct WitnessOptions: ParsableArguments {
+    @Option(help: "A witness that cosigns checkpoints, as NAME=PUBLIC-KEY.pem, Ed25519 or ECDSA (repeat; default: the delegates are the witnesses).")
+    var witness: [String] = []
+
+    @Option(help: "How many of the --witness keys must cosign a checkpoint (default: a majority of them).")
+    var witnessQuorum: Int?
+
+    @Flag(help: "The delegates are the witnesses, their approval threshold the quorum (the default at genesis).")
+    var delegatesWitness = false
+
+    /// The policy given, or nil when none of the options is.
+    func policy() throws -> WitnessPolicy? {
+        if delegatesWitness {
+            guard witness.isEmpty, witnessQuorum == nil else { throw CLIError.badInput("--delegates-witness excludes --witness and --witness-quorum") }
+            return .delegates
+        }
+        guard !witness.isEmpty else {
+            if witnessQuorum != nil { throw CLIError.badInput("--witness-quorum needs --witness; with none, the delegates are the witnesses and their threshold the quorum") }
+            return nil
+        }
+        let cosigners = try witness.map { item -> Cosigner in
+            guard item.contains("=") else { throw CLIError.badInput("--witness \(SafeText.quoted(item)): expected NAME=PUBLIC-KEY.pem") }
+            return try parseWitness(item)
+        }
+        let quorum = witnessQuorum ?? cosigners.count / 2 + 1
+        guard (1...cosigners.count).contains(quorum) else {
+            throw CLIError.badInput("--witness-quorum \(quorum): must be 1 to the \(cosigners.count) witnesses given")
+        }
+        return .cosigners(cosigners, quorum: quorum)
+    }
+}
+
 /// How long a verb that appends waits for another writer.
 struct WaitOptions: ParsableArguments {
     @Option(help: "Seconds to wait for another backstop process that holds the ledger's lock (default: do not wait; exit 3).")

@@ -192,7 +192,7 @@ struct ProposeCommand: ParsableCommand {
 
     struct Policy: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change the dues rate, floor, cap or grace, or the release delay; the rest stays as it is.",
+            abstract: "Change the dues rate, floor, cap or grace, the release delay, or the witnesses; the rest stays as it is.",
             discussion: "Example: backstop propose policy --ledger fund/ --dues-cap 250000 --out policy.json\nThe dues asset and the period length are fixed at genesis."
         )
         @OptionGroup var options: LedgerOptions
@@ -203,9 +203,11 @@ struct ProposeCommand: ParsableCommand {
         @Option(help: "New most dues per period, in asset units.") var duesCap: String?
         @Option(help: "New grace after a period before unpaid dues put a member in arrears.") var grace: String?
         @Option(help: "New delay between a release's approval and its earliest settlement.") var releaseDelay: String?
+        @OptionGroup var witnesses: WitnessOptions
         func run() throws {
-            guard duesRatePerMillion != nil || duesFloor != nil || duesCap != nil || grace != nil || releaseDelay != nil else {
-                throw CLIError.badInput("nothing to change: give --dues-rate-per-million, --dues-floor, --dues-cap, --grace or --release-delay")
+            let newWitnesses = try witnesses.policy()
+            guard duesRatePerMillion != nil || duesFloor != nil || duesCap != nil || grace != nil || releaseDelay != nil || newWitnesses != nil else {
+                throw CLIError.badInput("nothing to change: give --dues-rate-per-million, --dues-floor, --dues-cap, --grace, --release-delay, --witness or --delegates-witness")
             }
             try ProposeCommand.write(options, clock, proposal) { state in
                 let current = state.policy
@@ -218,7 +220,7 @@ struct ProposeCommand: ParsableCommand {
                     floor: try amount(duesFloor, "--dues-floor", current.floor), cap: try amount(duesCap, "--dues-cap", current.cap),
                     periodSeconds: current.periodSeconds, graceSeconds: try grace.map { try parseDuration($0, option: "--grace") } ?? current.graceSeconds)
                 let delay = try releaseDelay.map { try parseDuration($0, option: "--release-delay") } ?? state.releaseDelaySeconds
-                return PolicyPayload(policy: changed, releaseDelaySeconds: delay, previous: (current, state.releaseDelaySeconds))
+                return PolicyPayload(policy: changed, releaseDelaySeconds: delay, previous: (current, state.releaseDelaySeconds), witnesses: newWitnesses)
             }
         }
     }

@@ -85,11 +85,7 @@ struct GenesisCommand: ParsableCommand {
 
         @OptionGroup var policy: PolicyOptions
 
-        @Option(help: "A witness that cosigns checkpoints, as NAME=PUBLIC-KEY.pem, Ed25519 or ECDSA (repeat; default: the delegates are the witnesses).")
-        var witness: [String] = []
-
-        @Option(help: "How many of the --witness keys must cosign a checkpoint (default: a majority).")
-        var witnessQuorum: Int?
+        @OptionGroup var witnesses: WitnessOptions
 
         @Option(help: "How long the delegates have to sign it.")
         var expires: String = "7d"
@@ -113,16 +109,7 @@ struct GenesisCommand: ParsableCommand {
             let delegates = try parseDelegates(delegate)
             guard !delegates.isEmpty else { throw CLIError.badInput("give the delegates with --delegate PLATFORM=PUBLIC-KEY.pem") }
             let now = try parseNow(self.now)
-            var witnesses = WitnessPolicy.delegates
-            if !witness.isEmpty {
-                let cosigners = try witness.map { item -> Cosigner in
-                    guard item.contains("=") else { throw CLIError.badInput("--witness \(SafeText.quoted(item)): expected NAME=PUBLIC-KEY.pem") }
-                    return try parseWitness(item)
-                }
-                witnesses = .cosigners(cosigners, quorum: witnessQuorum ?? cosigners.count / 2 + 1)
-            } else if witnessQuorum != nil {
-                throw CLIError.badInput("--witness-quorum needs --witness; with none, the delegates are the witnesses and their threshold the quorum")
-            }
+            let witnesses = try self.witnesses.policy() ?? .delegates
             let json = Payloads.genesis(
                 expires: try expiry(now, expires), name: name, assets: assets, delegates: delegates,
                 threshold: threshold, petitionThreshold: petitionThreshold, policy: try policy.policy(assets: assets),

@@ -150,6 +150,20 @@ struct SigningCLITests {
         #expect(payload["previous"]?["policy"] == old.json)
         let help = try run(["propose", "policy", "--help"])
         #expect(!help.stdout.contains("--dues-asset") && !help.stdout.contains("--period "))
+
+        // The witnesses change only when named: to two Ed25519 witnesses, shown with what they replace.
+        let keys = packageRoot.appendingPathComponent("Keys/demo").path
+        let witnesses = (1...2).flatMap { ["--witness", "w\($0).example=\(keys)/witness-\($0).pub.pem"] }
+        let named = try run(["propose", "policy", "--ledger", f.ledger, "--now", f.now, "--out", f.path("w.json")] + witnesses)
+        #expect(named.status == 0 && named.stdout.contains("witnesses:     2 of 2: w1.example (ed25519), w2.example (ed25519) (was: the delegates cosign, 4 of 7 needed)"), "\(named.stdout)")
+        let changed = try JSONParser.parse([UInt8](Data(contentsOf: URL(fileURLWithPath: f.path("w.json")))))
+        #expect(changed["policy"] == old.json && changed["witnesses"]?["quorum"] == .integer(2))
+        #expect(payload["witnesses"] == nil)
+        for (extra, message) in [(["--witness-quorum", "3"], "--witness-quorum 3: must be 1 to the 2 witnesses given"),
+                                 (["--delegates-witness"], "--delegates-witness excludes --witness")] {
+            let bad = try run(["propose", "policy", "--ledger", f.ledger, "--now", f.now, "--out", f.path("bad.json")] + witnesses + extra)
+            #expect(bad.status == 2 && bad.stderr.contains(message) && !FileManager.default.fileExists(atPath: f.path("bad.json")), "\(bad.stderr)")
+        }
     }
 
 
