@@ -150,5 +150,57 @@ struct WitnessTests {
         let (state, _) = try Fund.verify(file: f.fund.file)
         #expect(state.witnesses == .delegates && state.checkpointSize > 0 && state == f.state)
     }
-}
 
+    @Test("a history rewritten by a copy holder, the chain re-hashed: a recorded checkpoint no longer matches, and a held one differs")
+    func rewrittenHistory() throws {
+        let f = try Fixture()
+        try f.admit("m")
+        f.advance(seconds: 60)
+        try f.admit("n")
+        try f.checkpoint()                   // covers genesis and the two admissions
+        let held = f.fund.checkpoint()       // a checkpoint a member holds, of all four entries
+        f.advance(seconds: 60)
+        try f.admit("o")
+        f.close()
+        let original = try String(contentsOf: f.fund.file, encoding: .utf8).split(separator: "\n").map { Array($0.utf8) }
+        // Rewrites entries with `change`, then re-links every later entry to the new hashes:
+        // the chain is intact again, as anyone holding a copy can do.
+        func rewritten(_ change: (inout [Entry]) throws -> Void) throws -> URL {
+            var entries = try original.enumerated().map { try Entry.decode(line: $0.element, expectedSeq: Int64($0.offset)) }
+            try change(&entries)
+            var prev = [UInt8](repeating: 0, count: 32)
+            var lines: [String] = []
+            for (seq, entry) in entries.enumerated() {
+                let linked = try Entry(seq: Int64(seq), prev: seq == 0 ? entry.prev : prev, time: entry.time, kind: entry.kind, body: entry.body, signatures: entry.signatures)
+                prev = try Entry.hash(line: linked.line)
+                lines.append(String(decoding: linked.line, as: UTF8.self))
+            }
+            let folder = f.directory.appendingPathComponent("copy-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let file = folder.appendingPathComponent(LedgerStore.ledgerFileName)
+            try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+            return file
+        }
+        // Entry 2 re-timed to entry 1's time (times are signed by nobody): the recorded checkpoint refuses it.
+        let retimed = try rewritten { entries in
+            let e = entries[2]
+            entries[2] = try Entry(seq: 2, prev: e.prev, time: entries[1].time, kind: e.kind, body: e.body, signatures: e.signatures)
+        }
+        let refused = #expect(throws: FundError.self) { try Fund.verify(file: retimed) }
+        #expect(refused?.rule == .checkpointMismatch && refused?.seq == 3, "\(refused?.reason ?? "")")
+        // The same, with the checkpoint entries dropped too: intact on its own, but not the
+        // history of the checkpoint the member holds.
+        let bare = try rewritten { entries in
+            let e = entries[2]
+            entries[2] = try Entry(seq: 2, prev: e.prev, time: entries[1].time, kind: e.kind, body: e.body, signatures: e.signatures)
+            entries.removeAll { $0.kind == "checkpoint" }
+        }
+        let (state, _) = try Fund.verify(file: bare)
+        #expect(state.members.count == 3 && state.checkpointSize == 0)
+        #expect(try LedgerScan.root(file: bare, size: 3) != (try LedgerScan.root(file: f.fund.file, size: 3)))
+        #expect(try LedgerScan.root(file: f.fund.file, size: held.size) == held.root)
+        // Two admissions swapped: the chain re-hashed is intact, the held checkpoint's root is not.
+        let swapped = try rewritten { entries in entries.swapAt(1, 2) }
+        #expect(try LedgerScan.root(file: swapped, size: held.size) != held.root)
+    }
+}
