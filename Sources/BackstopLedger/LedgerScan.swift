@@ -189,8 +189,9 @@ public enum LedgerScan {
 
     private static func check(_ lines: [[UInt8]], firstSeq: Int64, keys: KeyCache, verifySignatures: Bool) -> [Checked] {
         nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Checked>.allocate(capacity: lines.count)
-        defer { results.deallocate() }
         results.initialize(repeating: Checked())
+        // Deinitialized, not only deallocated: each slot holds a decoded entry.
+        defer { results.deinitialize(); results.deallocate() }
         DispatchQueue.concurrentPerform(iterations: lines.count) { index in
             var result = Checked()
             do {

@@ -4,6 +4,10 @@
 // entry is still there; the benchmarks use it to make large ledgers.
 //
 // usage: backstop-torture DIR COUNT [MAX_PAD_BYTES]
+//
+// backstop-torture scan FILE: scans a ledger file as an auditor does (every signature) and
+// prints "entries N peak-kib K", K being this process's peak resident memory, so that a
+// test can bound the memory of a scan from outside, undisturbed by other tests.
 import BackstopCrypto
 import BackstopLedger
 import Foundation
@@ -11,7 +15,24 @@ import Foundation
 // Unbuffered: an ack must reach the parent as soon as the append has returned.
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
+/// VmHWM of /proc/self/status: the peak resident set, in KiB.
+func peakResidentKiB() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+}
+
 let arguments = CommandLine.arguments
+if arguments.count == 3, arguments[1] == "scan" {
+    do {
+        let result = try LedgerScan.scan(file: URL(fileURLWithPath: arguments[2]), verifySignatures: true)
+        say("entries \(result.entryCount) peak-kib \(peakResidentKiB())")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("backstop-torture: \(error)\n".utf8))
+        exit(1)
+    }
+}
 guard arguments.count >= 3, let count = Int(arguments[2]) else {
     FileHandle.standardError.write(Data("usage: backstop-torture DIR COUNT [MAX_PAD_BYTES]\n".utf8))
     exit(2)
