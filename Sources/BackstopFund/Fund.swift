@@ -102,8 +102,11 @@ public final class Fund {
     ///   - progress: called after each entry with its sequence number.
     ///   - willApply: called with each entry after genesis and the state just before it,
     ///     once the chain and signature checks passed (for `backstop log`).
+    ///   - applied: called with each entry (genesis included) and its hash once the rules
+    ///     accepted it: the bytes verified, for a caller that must use exactly those.
     /// - Returns: the replayed state and the scan summary.
-    public static func verify(file: URL, progress: (Int64) -> Void = { _ in }, willApply: ((Entry, FundState) -> Void)? = nil) throws -> (FundState, LedgerScanResult) {
+    public static func verify(file: URL, progress: (Int64) -> Void = { _ in }, willApply: ((Entry, FundState) -> Void)? = nil,
+                              applied: ((Entry, [UInt8]) throws -> Void)? = nil) throws -> (FundState, LedgerScanResult) {
         var state: FundState? = nil
         let result = try LedgerScan.scan(file: file, verifySignatures: true) { entry, hash in
             if state == nil {
@@ -112,6 +115,7 @@ public final class Fund {
                 willApply?(entry, state!)
                 try state!.apply(entry, hash: hash)
             }
+            try applied?(entry, hash)
             progress(entry.seq)
         }
         guard let state else { throw FundError(.notInitialized, "the ledger has no genesis entry") }
@@ -153,8 +157,19 @@ public final class Fund {
         guard checkpoint.size <= state.entryCount else {
             throw FundError(.checkpointMismatch, "checkpoint of \(checkpoint.size) entries, but the ledger has \(state.entryCount): it is of another (longer) ledger")
         }
-        let proof = try Merkle.consistencyProof(old: checkpoint.size, new: state.entryCount, subtree: store.tiles.subtree)
-        let body = CheckpointPayload(size: checkpoint.size, root: checkpoint.root, signatures: note.signatures, proof: proof)
+        var proof = try Merkle.consistencyProof(old: checkpoint.size, new: state.entryCount, subtree: store.tiles.subtree)
+        if !Merkle.verifyConsistency(old: checkpoint.size, new: state.entryCount, oldRoot: checkpoint.root, newRoot: state.frontier.root, proof: proof) {
+            // Either the checkpoint is of another history (the rule will say so), or the
+            // tiles cache is damaged: the proof again, from the ledger's own lines.
+            let fresh = try MerkleTiles.forReading(ledger: store.directory, size: state.entryCount, useCache: false)
+            proof = try Merkle.consistencyProof(old: checkpoint.size, new: state.entryCount, subtree: fresh.subtree)
+        }
+        // ECDSA cosignatures are stored in their low-S form, as every stored signature is.
+        let cosigners = (state.witnesses ?? .delegates).effective(state).cosigners
+        let signatures = note.signatures.map { signature in
+            cosigners.first { Identifiers.same($0.name, signature.name) && $0.noteKey.keyID == signature.keyID }?.noteKey.lowS(signature) ?? signature
+        }
+        let body = CheckpointPayload(size: checkpoint.size, root: checkpoint.root, signatures: signatures, proof: proof)
         let payload = Payloads.make(body, for: state, id: "checkpoint-\(checkpoint.size)-\(Hex.encode(Array(checkpoint.root.prefix(4))))", expires: time.adding(seconds: 3_600) ?? time)
         return try submit(.checkpoint, payload: payload, signatures: [], time: time)
     }

@@ -22,6 +22,10 @@ public enum FundLimits {
     /// How far clocks may disagree: an entry may be stamped this much ahead of the writer's
     /// clock, and of the witnesses' times.
     public static let clockToleranceSeconds: Int64 = 300
+    /// How old a witness's copy of the ledger may be when it cosigns: entries it had not
+    /// seen at its last cosignature may not be stamped more than this before that
+    /// cosignature (else they were backdated).
+    public static let witnessWindowSeconds: Int64 = 3_600
 }
 
 /// An entry that every rule accepted, ready to be recorded and applied.

@@ -145,7 +145,9 @@ public struct Cosignatures: Sendable {
     public let quorum: Int
 
     /// Checks `signatures` over the checkpoint `text` against the witnesses of `policy` in
-    /// `state`. A line by a known witness that does not verify refuses the whole checkpoint.
+    /// `state`. A line by a known witness that does not verify refuses the whole checkpoint
+    /// (as C2SP recommends), as do two lines by one witness. ECDSA signatures must be in
+    /// their low-S form (`Fund.submitCheckpoint` stores them so).
     public init(_ signatures: [SignedNote.Signature], text: String, policy: WitnessPolicy, state: FundState) throws(FundError) {
         let (cosigners, quorum) = policy.effective(state)
         var times: [String: Int64] = [:]
@@ -155,8 +157,11 @@ public struct Cosignatures: Sendable {
                 unknown += 1
                 continue
             }
-            guard let time = cosigner.noteKey.verify(signature, text: text) else {
-                throw FundError(.unauthorizedSigner, "the cosignature of witness \(SafeText.escape(cosigner.name)) does not verify over the checkpoint")
+            guard let time = cosigner.noteKey.verify(signature, text: text, policy: .strict) else {
+                let highS = cosigner.noteKey.verify(signature, text: text) != nil
+                throw FundError(.unauthorizedSigner, highS
+                    ? "the cosignature of witness \(SafeText.escape(cosigner.name)) is a high-S ECDSA signature; a ledger stores the low-S form"
+                    : "the cosignature of witness \(SafeText.escape(cosigner.name)) does not verify over the checkpoint")
             }
             guard Timestamp(secondsSinceEpoch: time) != nil else {
                 throw FundError(.invalidParameter, "witness \(SafeText.escape(cosigner.name)) gives the time \(time), outside years 1970 to 9999")

@@ -83,9 +83,11 @@ public struct SignedNote: Sendable, Equatable {
         signatures.isEmpty ? text : text + "\n" + signatures.map(\.line).joined()
     }
 
-    /// The note with `signature` added (or left as it is when it already holds that line).
+    /// The note with `signature` added. A line by the same key (same name and key ID), such
+    /// as an earlier cosignature by the same witness, is replaced: one line per key.
     public func adding(_ signature: Signature) -> SignedNote {
-        signatures.contains(signature) ? self : SignedNote(text: text, signatures: signatures + [signature])
+        let others = signatures.filter { !($0.name.utf8.elementsEqual(signature.name.utf8) && $0.keyID == signature.keyID) }
+        return SignedNote(text: text, signatures: others + [signature])
     }
 }
 
@@ -166,21 +168,40 @@ public enum NoteKey: Sendable, Hashable {
 
     /// Checks `signature` over `text`. Returns nil when it does not verify; otherwise the
     /// witness time for a cosignature (seconds since the epoch), or 0 for a log signature.
-    public func verify(_ signature: SignedNote.Signature, text: String) -> Int64? {
+    ///
+    /// `policy` applies to ECDSA signatures: `.intake` (the default) accepts either S, as
+    /// `openssl` makes them; `.strict`, for what a ledger stores, only the low-S form, so a
+    /// stored checkpoint cannot be re-encoded (Ed25519 signatures have one form already).
+    public func verify(_ signature: SignedNote.Signature, text: String, policy: ECDSASignature.Policy = .intake) -> Int64? {
         guard Identifiers.bytesEqual(signature.name, name), signature.keyID == keyID else { return nil }
         switch self {
         case .ecdsa(_, let key):
-            guard let parsed = try? ECDSASignature(derRepresentation: signature.bytes, curve: key.curve, policy: .intake) else { return nil }
+            guard let parsed = try? ECDSASignature(derRepresentation: signature.bytes, curve: key.curve, policy: policy) else { return nil }
             return key.isValidSignature(parsed, for: Array(text.utf8)) ? 0 : nil
         case .ed25519Cosigner(_, let key):
             guard signature.bytes.count == 72, let time = Self.time(signature.bytes) else { return nil }
             return key.isValidSignature(Array(signature.bytes.dropFirst(8)), for: Self.cosignedMessage(text, time: time)) ? time : nil
         case .ecdsaCosigner(_, let key):
             guard signature.bytes.count > 8, let time = Self.time(signature.bytes),
-                  let parsed = try? ECDSASignature(derRepresentation: Array(signature.bytes.dropFirst(8)), curve: key.curve, policy: .intake)
+                  let parsed = try? ECDSASignature(derRepresentation: Array(signature.bytes.dropFirst(8)), curve: key.curve, policy: policy)
             else { return nil }
             return key.isValidSignature(parsed, for: Self.cosignedMessage(text, time: time)) ? time : nil
         }
+    }
+
+    /// `signature` with an ECDSA signature in its low-S form (the form a ledger stores);
+    /// other signatures, and bytes that are not a DER signature, unchanged.
+    public func lowS(_ signature: SignedNote.Signature) -> SignedNote.Signature {
+        let curve: Curve, prefix: Int
+        switch self {
+        case .ecdsa(_, let key): (curve, prefix) = (key.curve, 0)
+        case .ecdsaCosigner(_, let key): (curve, prefix) = (key.curve, 8)
+        case .ed25519Cosigner: return signature
+        }
+        guard signature.bytes.count > prefix,
+              let parsed = try? ECDSASignature(derRepresentation: Array(signature.bytes.dropFirst(prefix)), curve: curve, policy: .intake)
+        else { return signature }
+        return SignedNote.Signature(name: signature.name, keyID: signature.keyID, bytes: Array(signature.bytes.prefix(prefix)) + parsed.lowS.derRepresentation)
     }
 
     private static func time(_ bytes: [UInt8]) -> Int64? {

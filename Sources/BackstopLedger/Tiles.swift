@@ -65,7 +65,10 @@ public final class MerkleTiles {
         let key = TileKey(level: level, index: fullTiles[level])
         if let directory {
             let path = directory.appendingPathComponent(Self.path(level: level, index: key.index, width: nil)).path
-            if overwrite || !FileManager.default.fileExists(atPath: path) { try Self.write(tile.flatMap { $0 }, to: path) }
+            // A full tile already on disk is kept only when it holds exactly these hashes: a
+            // damaged one is replaced as the tiles are fed the ledger again.
+            let bytes = tile.flatMap { $0 }
+            if overwrite || FileManager.default.contents(atPath: path).map({ [UInt8]($0) != bytes }) ?? true { try Self.write(bytes, to: path) }
             try? FileManager.default.removeItem(atPath: path + ".p")
         } else {
             memory[key] = tile

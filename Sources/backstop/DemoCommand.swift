@@ -235,7 +235,8 @@ private struct Demo {
         say("Exchange A's claimants can prove the release is on the ledger the witnesses cosigned, to anyone, without the ledger: an inclusion proof against the checkpoint, checked with the witnesses' public keys.")
         let proof = file("release-1.tlog-proof")
         try backstop(["prove", "inclusion", "--ledger", ledger, "--seq", String(releaseSeq), "--checkpoint", file("checkpoint-24h.txt"), "--out", proof])
-        try backstop(["check-proof", "--proof", proof] + (1...3).flatMap { ["--witness", "witness-\($0).demo=\(pub("witness-\($0)"))"] } + ["--quorum", "2"])
+        let fundId = Hex.encode(try readFund(URL(fileURLWithPath: ledger)).fundId)
+        try backstop(["check-proof", "--proof", proof] + (1...3).flatMap { ["--witness", "witness-\($0).demo=\(pub("witness-\($0)"))"] } + ["--quorum", "2", "--fund-id", fundId])
 
         say("Anyone can now verify the whole ledger from the file alone: every link, signature and rule.")
         try backstop(["verify", "--ledger", ledger])

@@ -5,18 +5,23 @@ import Glibc
 
 /// Reading and writing the files the commands take, with errors that name the file.
 enum Files {
-    /// The bytes of `path`, or an exit-2 error naming the file.
-    static func read(_ path: String, what: String) throws -> [UInt8] {
+    /// The bytes of `path`, at most `limit` of them, or an exit-2 error naming the file.
+    static func read(_ path: String, what: String, limit: Int = 64 << 20) throws -> [UInt8] {
+        var info = stat()
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int(info.st_size) > limit {
+            throw CLIError.badInput("\(what) \(path) is \(info.st_size) bytes, more than the \(limit) a \(what) may have")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
             throw CLIError.badInput("\(what) \(path) \(reason)")
         }
+        guard data.count <= limit else { throw CLIError.badInput("\(what) \(path) is more than the \(limit) bytes a \(what) may have") }
         return [UInt8](data)
     }
 
     /// The text of `path` as UTF-8.
-    static func readText(_ path: String, what: String) throws -> String {
-        let bytes = try read(path, what: what)
+    static func readText(_ path: String, what: String, limit: Int = 64 << 20) throws -> String {
+        let bytes = try read(path, what: what, limit: limit)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw CLIError.badInput("\(what) \(path) is not UTF-8 text") }
         return text
     }
@@ -168,4 +173,9 @@ enum Passphrase {
         guard !line.isEmpty else { throw CLIError.badInput("empty passphrase") }
         return line
     }
+}
+
+/// A warning on standard error, one line, prefixed like errors.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("backstop: warning: \(SafeText.sanitize(message))\n".utf8))
 }

@@ -49,9 +49,8 @@ struct CheckpointCommand: ParsableCommand {
     func run() throws {
         let folder = try options.url()
         let state = try readFund(folder)
-        let tiles = try MerkleTiles.forReading(ledger: folder, size: state.entryCount)
-        let checkpoint = Checkpoint(origin: Fund.origin(state.fundId), size: state.entryCount, root: try tiles.root(size: state.entryCount))
-        guard checkpoint.root == state.frontier.root else { throw CLIError.refused("the Merkle tiles do not match the ledger; open it for writing once to rebuild them") }
+        // The root of the entries just verified: no cache is involved.
+        let checkpoint = Checkpoint(origin: Fund.origin(state.fundId), size: state.entryCount, root: state.frontier.root)
         var note = SignedNote(text: checkpoint.text)
         if let key {
             let privateKey = try Files.privateKey(key, passphraseFile: passphraseFile)
@@ -140,8 +139,16 @@ struct ProveCommand: ParsableCommand {
             let (note, point) = try readNote(checkpoint)
             guard seq >= 0, seq < point.size else { throw CLIError.badInput("--seq \(seq): the checkpoint covers entries 0 to \(point.size - 1)") }
             let line = try LedgerScan.line(file: folder.appendingPathComponent(LedgerStore.ledgerFileName), seq: seq)
-            let proof = try Merkle.inclusionProof(index: seq, size: point.size, subtree: try MerkleTiles.forReading(ledger: folder, size: point.size).subtree)
-            guard Merkle.verifyInclusion(leaf: try Entry.hash(line: line), index: seq, size: point.size, proof: proof, root: point.root) else {
+            let leaf = try Entry.hash(line: line)
+            var proof = try Merkle.inclusionProof(index: seq, size: point.size, subtree: try MerkleTiles.forReading(ledger: folder, size: point.size).subtree)
+            if !Merkle.verifyInclusion(leaf: leaf, index: seq, size: point.size, proof: proof, root: point.root) {
+                // Before blaming the ledger, rule out a damaged tiles cache: the proof again from the lines.
+                proof = try Merkle.inclusionProof(index: seq, size: point.size, subtree: try MerkleTiles.forReading(ledger: folder, size: point.size, useCache: false).subtree)
+                if Merkle.verifyInclusion(leaf: leaf, index: seq, size: point.size, proof: proof, root: point.root) {
+                    warn("the Merkle tiles in \(SafeText.escape(folder.path))/tlog are damaged; the proof was made from the ledger itself. The next write to the ledger repairs them.")
+                }
+            }
+            guard Merkle.verifyInclusion(leaf: leaf, index: seq, size: point.size, proof: proof, root: point.root) else {
                 throw CLIError.refused("this ledger's entry \(seq) is not in the checkpoint: the ledger is not the one it was made of (rewritten, rolled back or forked)")
             }
             let text = "c2sp.org/tlog-proof@v1\nextra \(Base64.encode(line))\nindex \(seq)\n" + proof.map { Base64.encode($0) + "\n" }.joined() + "\n" + note.rendered
@@ -164,8 +171,13 @@ struct ProveCommand: ParsableCommand {
             let (oldNote, old) = try readNote(from)
             let (newNote, new) = try readNote(to)
             guard old.size <= new.size else { throw CLIError.badInput("--from covers \(old.size) entries, more than --to's \(new.size)") }
-            let tiles = try MerkleTiles.forReading(ledger: folder, size: new.size)
-            let proof = try Merkle.consistencyProof(old: old.size, new: new.size, subtree: tiles.subtree)
+            var proof = try Merkle.consistencyProof(old: old.size, new: new.size, subtree: try MerkleTiles.forReading(ledger: folder, size: new.size).subtree)
+            if !Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: proof) {
+                proof = try Merkle.consistencyProof(old: old.size, new: new.size, subtree: try MerkleTiles.forReading(ledger: folder, size: new.size, useCache: false).subtree)
+                if Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: proof) {
+                    warn("the Merkle tiles in \(SafeText.escape(folder.path))/tlog are damaged; the proof was made from the ledger itself. The next write to the ledger repairs them.")
+                }
+            }
             guard Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: proof) else {
                 throw CLIError.refused("the two checkpoints are not consistent with this ledger: one of them is of another history")
             }
@@ -192,12 +204,18 @@ struct CheckProofCommand: ParsableCommand {
     @Option(help: "The proof file (.tlog-proof for inclusion, JSON for consistency).") var proof: String
     @Option(help: "A witness as NAME=PUBLIC-KEY.pem, or a delegate's PUBLIC-KEY.pem (repeat).") var witness: [String] = []
     @Option(help: "How many of the witnesses must have cosigned each checkpoint.") var quorum: Int
-    @Option(help: "The fund id the checkpoints must be for.") var fundId: String?
+    @Option(help: "The fund id (hash of entry 0, in hex) the checkpoints must be for: witnesses may cosign other logs too.") var fundId: String
+
+    /// Large enough for a proof of a 1 MiB entry and a note with every signature allowed.
+    static let maximumProofBytes = 4 << 20
 
     func run() throws {
+        guard fundId.utf8.count == 64, fundId.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw CLIError.badInput("--fund-id \(SafeText.quoted(fundId)): expected 64 lowercase hex digits")
+        }
         let cosigners = try witness.map(parseWitness)
         guard !cosigners.isEmpty, (1...cosigners.count).contains(quorum) else { throw CLIError.badInput("give the witnesses (--witness) and a --quorum from 1 to their number") }
-        let text = try Files.readText(proof, what: "proof file")
+        let text = try Files.readText(proof, what: "proof file", limit: Self.maximumProofBytes)
         if text.hasPrefix("c2sp.org/tlog-proof@v1\n") {
             let (entryLine, index, path, note) = try parseInclusion(text)
             let point = try sealed(note, cosigners)
@@ -210,6 +228,7 @@ struct CheckProofCommand: ParsableCommand {
             guard case .object(let fields)? = try? JSONParser.parse(Array(text.utf8)), fields["format"]?.stringValue == "backstop/consistency-proof/v1",
                   let from = fields["from"]?.stringValue, let to = fields["to"]?.stringValue, let hashes = fields["proof"]?.arrayValue
             else { throw CLIError.badInput("\(SafeText.escape(proof)) is neither a tlog-proof nor a Backstop consistency proof") }
+            guard hashes.count <= 128 else { throw CLIError.badInput("the proof has \(hashes.count) hashes; a consistency proof has at most 128") }
             let path = try hashes.map { value -> [UInt8] in
                 guard let hash = value.stringValue.flatMap(Base64.decode), hash.count == 32 else { throw CLIError.badInput("the proof holds a hash that is not base64 of 32 bytes") }
                 return hash
@@ -223,6 +242,12 @@ struct CheckProofCommand: ParsableCommand {
         }
     }
 
+    /// A canonical decimal: digits only, no leading zero (but "0"), within Int64.
+    static func decimal(_ text: Substring) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), text == "0" || !text.hasPrefix("0") else { return nil }
+        return Int64(text)
+    }
+
     private func note(_ text: String) throws -> SignedNote {
         do { return try SignedNote(parsing: text) } catch let error as LedgerError { throw CLIError.badInput("a checkpoint in the proof: \(error.reason)") }
     }
@@ -231,7 +256,7 @@ struct CheckProofCommand: ParsableCommand {
     private func sealed(_ note: SignedNote, _ cosigners: [Cosigner]) throws -> Checkpoint {
         let point: Checkpoint
         do { point = try Checkpoint(text: note.text) } catch let error as LedgerError { throw CLIError.badInput(error.reason) }
-        if let fundId, !Identifiers.same(point.origin, "backstop/" + fundId) {
+        if !Identifiers.same(point.origin, "backstop/" + fundId) {
             throw CLIError.refused("the checkpoint is for \(SafeText.quoted(point.origin)), not fund \(fundId)")
         }
         var cosigned: [String] = []
@@ -256,8 +281,9 @@ struct CheckProofCommand: ParsableCommand {
         guard parts.count >= 2 else { throw CLIError.badInput("the tlog-proof has no checkpoint after its proof") }
         let lines = parts[0].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard lines.count >= 3, lines[1].hasPrefix("extra "), let entryLine = Base64.decode(String(lines[1].dropFirst(6))),
-              lines[2].hasPrefix("index "), let index = Int64(lines[2].dropFirst(6)), index >= 0
-        else { throw CLIError.badInput("the tlog-proof must have an extra line (the entry) and an index line") }
+              lines[2].hasPrefix("index "), let index = Self.decimal(lines[2].dropFirst(6))
+        else { throw CLIError.badInput("the tlog-proof must have an extra line (the entry) and an index line (a decimal number without sign or leading zeros)") }
+        guard lines.count - 3 <= 63 else { throw CLIError.badInput("the tlog-proof has \(lines.count - 3) proof lines; an inclusion proof has at most 63") }
         let path = try lines.dropFirst(3).map { line -> [UInt8] in
             guard let hash = Base64.decode(line), hash.count == 32 else { throw CLIError.badInput("the tlog-proof holds a proof line that is not base64 of 32 bytes") }
             return hash
@@ -265,6 +291,9 @@ struct CheckProofCommand: ParsableCommand {
         return (entryLine, index, path, try note(parts.dropFirst().joined(separator: "\n\n")))
     }
 }
+
+/// Ends a mirror's copy pass at the last verified entry.
+private struct MirrorDone: Error {}
 
 /// `NAME=KEY.pem` (Ed25519 or ECDSA) or a delegate's `KEY.pem`, as a cosigner.
 func parseWitness(_ item: String) throws -> Cosigner {
@@ -299,28 +328,46 @@ struct MirrorCommand: ParsableCommand {
     func run() throws {
         let source = try ledgerFolder(from)
         let sourceFile = source.appendingPathComponent(LedgerStore.ledgerFileName)
-        let state = try readFund(source)
+        guard FileManager.default.fileExists(atPath: sourceFile.path) else {
+            throw CLIError.badInput("no ledger in \(SafeText.escape(source.path)) (\(LedgerStore.ledgerFileName) is missing)")
+        }
         let mirror = try ledgerFolder(to)
         let exists = FileManager.default.fileExists(atPath: mirror.appendingPathComponent(LedgerStore.ledgerFileName).path)
-        let store = exists ? try LedgerStore.open(at: mirror, verifySignatures: true, lockWaitSeconds: waiting.wait) : try LedgerStore.create(at: mirror)
-        let held = (store.head?.seq ?? -1) + 1
-        if let head = store.head {
+        let existing = exists ? try LedgerStore.open(at: mirror, verifySignatures: true, lockWaitSeconds: waiting.wait) : nil
+        let held = (existing?.head?.seq ?? -1) + 1
+        // The source verified whole, keeping the hashes of the verified entries from the
+        // mirror's head on: only those exact entries are copied.
+        let base = max(held - 1, 0)
+        var verified: [[UInt8]] = []
+        let state = try replaying(source) {
+            try Fund.verify(file: sourceFile, applied: { entry, hash in if entry.seq >= base { verified.append(hash) } }).0
+        }
+        if let head = existing?.head {
             guard held <= state.entryCount else {
                 throw CLIError.refused("the source has \(state.entryCount) entries, fewer than the mirror's \(held): it was rolled back; the mirror is unchanged")
             }
             // The chain makes one hash enough: equal hashes at the mirror's head mean equal prefixes.
-            let sourceHash = try Entry.hash(line: try LedgerScan.line(file: sourceFile, seq: head.seq))
-            if sourceHash != head.hash {
+            if verified[0] != head.hash {
                 let fork = try LedgerScan.firstDifference(sourceFile, mirror.appendingPathComponent(LedgerStore.ledgerFileName), upTo: held)
                 throw CLIError.refused("the source is not an extension of the mirror: they fork at entry \(fork); the mirror is unchanged")
             }
         }
+        let store = try existing ?? LedgerStore.create(at: mirror)
         var copied = 0
-        _ = try LedgerScan.scan(file: sourceFile, verifySignatures: false) { entry, hash in
-            guard entry.seq >= held else { return }
-            let (_, stored) = try store.append(kind: entry.kind, time: entry.time, body: entry.body, signatures: entry.signatures)
-            guard stored == hash else { throw LedgerError(.corrupt, seq: entry.seq, "the mirror's copy of entry \(entry.seq) differs from the source's") }
-            copied += 1
+        do {
+            _ = try LedgerScan.scan(file: sourceFile, verifySignatures: false) { entry, hash in
+                guard entry.seq >= held else { return }
+                guard entry.seq < state.entryCount else { throw MirrorDone() }
+                guard hash == verified[Int(entry.seq - base)] else {
+                    throw CLIError.refused("the source changed while it was copied: entry \(entry.seq) is not the one verified; \(copied) verified entries copied; run mirror again")
+                }
+                let (_, stored) = try store.append(kind: entry.kind, time: entry.time, body: entry.body, signatures: entry.signatures)
+                guard stored == hash else { throw LedgerError(.corrupt, seq: entry.seq, "the mirror's copy of entry \(entry.seq) differs from the source's") }
+                copied += 1
+            }
+        } catch is MirrorDone {}
+        guard held + Int64(copied) == state.entryCount else {
+            throw CLIError.refused("the source changed while it was copied: it now has fewer entries than were verified; \(copied) verified entries copied; run mirror again")
         }
         print("mirrored \(copied) new entr\(copied == 1 ? "y" : "ies"); the mirror holds \(state.entryCount), head \(Hex.encode(state.head))")
         if state.checkpointSize > 0 {

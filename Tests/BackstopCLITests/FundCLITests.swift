@@ -1,4 +1,5 @@
 import BackstopCrypto
+import BackstopFund
 import BackstopLedger
 import BackstopTestSupport
 import Foundation
@@ -206,7 +207,16 @@ struct FundCLITests {
         #expect(forkedHeld.status == 1 && forkedHeld.stderr.contains("(a fork)"), "\(forkedHeld.stderr)")
         // A proof against the checkpoint holds; a changed proof line does not; too few cosignatures do not.
         #expect(try backstop("prove", "inclusion", "--ledger", ledger, "--seq", "3", "--checkpoint", path("cp.txt"), "--out", path("p.tlog-proof")).status == 0)
-        let witnessKeys = (1...3).flatMap { ["--witness", "witness-\($0).demo=\(Self.keys)/witness-\($0).pub.pem"] }
+        let fundId = Hex.encode(try Fund.verify(file: URL(fileURLWithPath: ledger + "/ledger.jsonl")).0.fundId)
+        let witnessKeys = (1...3).flatMap { ["--witness", "witness-\($0).demo=\(Self.keys)/witness-\($0).pub.pem"] } + ["--fund-id", fundId]
+        // The fund id is required (witnesses cosign other logs too), and must be this fund's.
+        #expect(try run(["check-proof", "--proof", path("p.tlog-proof"), "--quorum", "1"] + witnessKeys.dropLast(2)).status == 2)
+        let otherFund = try run(["check-proof", "--proof", path("p.tlog-proof"), "--quorum", "1"] + witnessKeys.dropLast() + [String(repeating: "a", count: 64)])
+        #expect(otherFund.status == 1 && otherFund.stderr.contains("not fund aaaa"), "\(otherFund.stderr)")
+        // An index line that is not a canonical decimal is refused.
+        let proofText = try String(contentsOfFile: path("p.tlog-proof"), encoding: .utf8)
+        try proofText.replacingOccurrences(of: "\nindex 3\n", with: "\nindex +3\n").write(toFile: path("plus.tlog-proof"), atomically: true, encoding: .utf8)
+        #expect(try run(["check-proof", "--proof", path("plus.tlog-proof"), "--quorum", "1"] + witnessKeys).stderr.contains("without sign or leading zeros"))
         #expect(try run(["check-proof", "--proof", path("p.tlog-proof"), "--quorum", "1"] + witnessKeys).stdout.contains("holds: entry 3 (admit"))
         #expect(try run(["check-proof", "--proof", path("p.tlog-proof"), "--quorum", "2"] + witnessKeys).stderr.contains("cosigned by 1 of the witnesses given, fewer than --quorum 2"))
         var proofLines = try String(contentsOfFile: path("p.tlog-proof"), encoding: .utf8).components(separatedBy: "\n")
@@ -225,6 +235,14 @@ struct FundCLITests {
         #expect(python.status == 0 && python.stdout.contains("holds: entry 3 in backstop/"), "\(python.stdout)\(python.stderr)")
         let pythonForged = try runProcess("/usr/bin/env", ["python3", path("audit.py"), path("forged.tlog-proof")])
         #expect(pythonForged.status == 1 && pythonForged.stdout.contains("DOES NOT HOLD"), "\(pythonForged.stdout)\(pythonForged.stderr)")
+
+        // A damaged tiles cache: the proof is made from the ledger itself, with a warning.
+        let tileFolder = ledger + "/tlog/tile/0/000.p"
+        let partial = try #require(try FileManager.default.contentsOfDirectory(atPath: tileFolder).first)
+        try Data(repeating: 7, count: 32 * Int(partial)!).write(to: URL(fileURLWithPath: tileFolder + "/" + partial))
+        let repaired = try backstop("prove", "inclusion", "--ledger", ledger, "--seq", "3", "--checkpoint", path("cp.txt"), "--out", path("p2.tlog-proof"))
+        #expect(repaired.status == 0 && repaired.stderr.contains("Merkle tiles in") && repaired.stderr.contains("are damaged"), "\(repaired.stderr)")
+        #expect(try String(contentsOfFile: path("p2.tlog-proof"), encoding: .utf8) == proofText)
 
         // The original still extends the checkpoint, and the witness cosigns its next one.
         #expect(try backstop("verify", "--ledger", ledger, "--checkpoint", path("cp.txt")).stdout.contains("extends the checkpoint of \(lines.count) entries"))

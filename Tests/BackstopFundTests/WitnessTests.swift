@@ -203,4 +203,111 @@ struct WitnessTests {
         let swapped = try rewritten { entries in entries.swapAt(1, 2) }
         #expect(try LedgerScan.root(file: swapped, size: held.size) != held.root)
     }
+
+    /// A witness over the fixture's folder, with its state in the fixture's folder.
+    func witness(_ f: Fixture, _ index: Int) -> Witness {
+        let key = f.delegates[index]
+        return Witness(key: .ecdsa(key), name: Cosigner.delegateName(key.publicKey), stateFile: f.directory.appendingPathComponent("witness-\(index).json"))
+    }
+
+    @Test("a witness refuses to cosign an entry stamped ahead of its clock, and one it had not seen stamped long before its last cosignature")
+    func witnessGuardsTime() throws {
+        let f = try Fixture()
+        try f.admit("m")
+        let w = witness(f, 0)
+        _ = try w.cosign(SignedNote(text: f.fund.checkpoint().text), ledger: f.directory, time: f.now)
+        // A host writing the file directly: an entry stamped two days ahead.
+        let key = try f.admit("n")
+        f.close()
+        let store = try LedgerStore.open(at: f.directory)
+        let payload = Payloads.make(ContributionPayload(member: "n", asset: "USDC", amount: Amount(1), period: 0, reference: "r"), for: f.state, expires: Timestamp("2027-01-01T00:00:00Z")!)
+        try store.append(kind: "contribution", time: f.now.adding(seconds: 2 * 86_400)!, body: payload, signatures: try Payloads.sign(payload, with: [key]))
+        store.close()
+        let size = try LedgerScan.scan(file: f.fund.file, verifySignatures: false).entryCount
+        let ahead = Checkpoint(origin: Fund.origin(f.state.fundId), size: size, root: try #require(try LedgerScan.root(file: f.fund.file, size: size)))
+        let future = #expect(throws: CosignRefusal.self) { try w.cosign(SignedNote(text: ahead.text), ledger: f.directory, time: f.now) }
+        #expect(future?.reason.contains("entry \(size - 1) is stamped 2026-01-03T00:00:00Z, ahead of this witness's clock") == true, "\(future?.reason ?? "")")
+        // Two days later the same entry is no longer ahead: cosigned.
+        _ = try w.cosign(SignedNote(text: ahead.text), ledger: f.directory, time: f.now.adding(seconds: 2 * 86_400)!)
+
+        // A fresh fund: the witness cosigns at a time ten days on; the host then appends an
+        // entry stamped (legitimately for the chain) nine days before that.
+        let g = try Fixture()
+        let member = try g.admit("m")
+        let v = witness(g, 1)
+        let tenDays = g.now.adding(seconds: 10 * 86_400)!
+        _ = try v.cosign(SignedNote(text: g.fund.checkpoint().text), ledger: g.directory, time: tenDays)
+        g.advance(seconds: 86_400)
+        try g.contribute("m", key: member, asset: "USDC", amount: "1")
+        let backdated = #expect(throws: CosignRefusal.self) { try v.cosign(SignedNote(text: g.fund.checkpoint().text), ledger: g.directory, time: tenDays.adding(seconds: 60)!) }
+        #expect(backdated?.reason.contains("entry 2 is stamped 2026-01-02T00:00:00Z, but this witness's copy held only 2 entries at its cosignature at 2026-01-11T00:00:00Z") == true, "\(backdated?.reason ?? "")")
+        // Its clock going back is refused too; another witness, without that memory, cosigns.
+        #expect(throws: CosignRefusal.self) { try v.cosign(SignedNote(text: g.fund.checkpoint().text), ledger: g.directory, time: g.now) }
+        _ = try witness(g, 2).cosign(SignedNote(text: g.fund.checkpoint().text), ledger: g.directory, time: g.now)
+    }
+
+    @Test("a witness's state that cannot be read is an error, not a fresh start; cosigning twice leaves one line")
+    func witnessState() throws {
+        let f = try Fixture()
+        let w = witness(f, 0)
+        var note = try w.cosign(SignedNote(text: f.fund.checkpoint().text), ledger: f.directory, time: f.now)
+        note = try w.cosign(note, ledger: f.directory, time: f.now.adding(seconds: 1)!)
+        #expect(note.signatures.count == 1)
+        try FileManager.default.removeItem(at: w.stateFile)
+        try FileManager.default.createDirectory(at: w.stateFile, withIntermediateDirectories: false)   // unreadable as a file
+        let error = #expect(throws: LedgerError.self) { try w.cosign(note, ledger: f.directory, time: f.now) }
+        #expect(error?.reason.contains("cannot read witness state") == true, "\(error?.reason ?? "")")
+    }
+
+    @Test("a lying witness's time at year 9999 refuses a settlement as too early, without a crash; high-S cosignatures are stored low-S")
+    func extremeTimesAndHighS() throws {
+        let witnesses = try (0..<2).map { _ in try Ed25519PrivateKey() }
+        let policy = WitnessPolicy.cosigners(witnesses.enumerated().map { Cosigner(name: "w\($0.offset)", key: .ed25519($0.element.publicKey)) }, quorum: 2)
+        let (f, _) = try Fixture.withClaim(witnesses: policy)
+        try f.delegateAction(.release, f.releasePayload(claim: "c1", ["BTC": "100000000"], id: "r1").objectValue!, id: "r1")
+        var note = SignedNote(text: f.fund.checkpoint().text)
+        note = note.adding(try witnesses[0].cosignature(name: "w0", text: note.text, time: f.now.secondsSinceEpoch))
+        note = note.adding(try witnesses[1].cosignature(name: "w1", text: note.text, time: Timestamp("9999-12-31T23:00:00Z")!.secondsSinceEpoch))
+        try f.fund.submitCheckpoint(note, time: f.now)
+        let early = refusal { try f.delegateAction(.settle, ["release": "r1", "reference": "tx"]) }
+        #expect(early?.rule == .tooEarly && early?.reason.contains("runs past year 9999") == true, "\(early?.reason ?? "")")
+
+        // Delegates as witnesses, one cosignature turned into its high-S twin: stored low-S.
+        let g = try Fixture()
+        var cosigned = SignedNote(text: g.fund.checkpoint().text)
+        for index in 0..<4 {
+            let key = g.delegates[index]
+            var signature = try key.cosignature(name: Cosigner.delegateName(key.publicKey), text: cosigned.text, time: g.now.secondsSinceEpoch)
+            if index == 0 {
+                let low = try ECDSASignature(derRepresentation: Array(signature.bytes.dropFirst(8)), curve: .p256, policy: .strict)
+                let order = Hex.decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")!
+                let high = try #require(ECDSASignature(r: low.r, s: bigEndianSubtract(order, low.s), curve: .p256))
+                signature = SignedNote.Signature(name: signature.name, keyID: signature.keyID, bytes: Array(signature.bytes.prefix(8)) + high.derRepresentation)
+            }
+            cosigned = cosigned.adding(signature)
+        }
+        let entry = try g.fund.submitCheckpoint(cosigned, time: g.now)
+        let stored = try #require(try Payload(entry.body).body as? CheckpointPayload).signatures
+        for signature in stored {
+            let der = Array(signature.bytes.dropFirst(8))
+            #expect((try? ECDSASignature(derRepresentation: der, curve: .p256, policy: .strict)) != nil)
+        }
+        // A ledger holding the high-S form is refused by verify.
+        g.close()
+        var lines = try String(contentsOf: g.fund.file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let lowText = Base64.encode(stored[0].keyID + stored[0].bytes)
+        let low = try ECDSASignature(derRepresentation: Array(stored[0].bytes.dropFirst(8)), curve: .p256, policy: .strict)
+        let order = Hex.decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")!
+        let high = try #require(ECDSASignature(r: low.r, s: bigEndianSubtract(order, low.s), curve: .p256))
+        let highText = Base64.encode(stored[0].keyID + Array(stored[0].bytes.prefix(8)) + high.derRepresentation)
+        let last = lines.count - 1
+        let entryValue = try Entry.decode(line: Array(lines[last].utf8), expectedSeq: Int64(last))
+        let body = try JSONParser.parse(Array(lines[last].utf8))["body"]!
+        let replaced = String(decoding: Canonical.encode(body), as: UTF8.self).replacingOccurrences(of: lowText, with: highText)
+        let forged = try Entry(seq: entryValue.seq, prev: entryValue.prev, time: entryValue.time, kind: entryValue.kind, body: try JSONParser.parse(Array(replaced.utf8)), signatures: [])
+        lines[last] = String(decoding: forged.line, as: UTF8.self)
+        try (lines.joined(separator: "\n") + "\n").write(to: g.fund.file, atomically: true, encoding: .utf8)
+        let refused = #expect(throws: FundError.self) { try Fund.verify(file: g.fund.file) }
+        #expect(refused?.rule == .unauthorizedSigner && refused?.reason.contains("high-S") == true, "\(refused?.reason ?? "")")
+    }
 }

@@ -69,5 +69,12 @@ struct TileTests {
         // And the tiles built from the ledger's lines, which the witnesses use, are right.
         let fresh = try MerkleTiles.forReading(ledger: directory, size: 300, useCache: false)
         #expect(try fresh.root(size: 300) == Reference.mth(leaves[...]))
+        // Opening the ledger to write again repairs the damaged full tile.
+        let repaired = try LedgerStore.open(at: directory)
+        repaired.close()
+        let again = try MerkleTiles.open(directory: directory.appendingPathComponent("tlog"))
+        let good = try Merkle.inclusionProof(index: 3, size: 300, subtree: again.subtree)
+        #expect(Merkle.verifyInclusion(leaf: leaves[3], index: 3, size: 300, proof: good, root: Reference.mth(leaves[...])))
+        #expect(try Data(contentsOf: directory.appendingPathComponent("tlog/tile/0/000")) == Data(leaves[0..<256].flatMap { $0 }))
     }
 }

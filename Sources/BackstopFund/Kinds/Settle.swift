@@ -52,7 +52,9 @@ public struct SettlePayload: KindRules {
         guard let seen = pending.witnessedAt else {
             throw FundError(.tooEarly, "release \(release) is in no recorded checkpoint yet; its \(Words.duration(delay)) delay runs from the time its witnesses see it")
         }
-        let due = seen.adding(seconds: delay)!
+        guard let due = seen.adding(seconds: delay) else {
+            throw FundError(.tooEarly, "release \(release) was witnessed at \(seen); its \(Words.duration(delay)) delay runs past year 9999, so it can never become payable")
+        }
         guard let witnessed = state.witnessedTime, witnessed >= due else {
             throw FundError(.tooEarly, "release \(release) was witnessed at \(seen) and becomes payable when a checkpoint cosigned at or after \(due) (\(Words.duration(delay)) later) is recorded; the fund's witnessed time is \(state.witnessedTime?.description ?? "not yet set")")
         }
