@@ -1,4 +1,5 @@
 import COpenSSL
+import Synchronization
 
 /// An ECDSA public key on P-256 or secp256k1, parsed once and safe to share between threads.
 ///
@@ -34,7 +35,20 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
         self.pkey = pkey
     }
 
-    deinit { EVP_PKEY_free(pkey) }
+    deinit {
+        for context in verifiers.withLock({ $0 }) { EVP_PKEY_CTX_free(context.pointer) }
+        EVP_PKEY_free(pkey)
+    }
+
+    /// Verification contexts already set up for this key (`EVP_PKEY_verify_init`), reused:
+    /// setting one up costs a provider lookup that is a large part of a verification.
+    /// Each is used by one thread at a time; the pool holds at most one per core or so.
+    private let verifiers = Mutex<[Verifier]>([])
+
+    /// An `EVP_PKEY_CTX` set up to verify, owned by whoever holds it.
+    private struct Verifier: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
 
     /// Reads an X.509 SubjectPublicKeyInfo in DER.
     ///
@@ -103,36 +117,42 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
     /// The signature must be on this key's curve; the policy it was parsed under decides
     /// whether high S was allowed.
     public func isValidSignature(_ signature: ECDSASignature, for message: UnsafeRawBufferPointer) -> Bool {
-        guard signature.curve == curve else { return false }
-        guard let context = EVP_MD_CTX_new() else { return false }
-        defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestVerifyInit(context, nil, SHA256Algorithm.shared.md, nil, pkey) == 1 else {
-            OpenSSLErrorQueue.clear()
-            return false
-        }
-        let der = signature.derRepresentation
-        let result = der.withUnsafeBufferPointer { sig in
-            EVP_DigestVerify(context, sig.baseAddress, sig.count, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count)
-        }
-        if result != 1 { OpenSSLErrorQueue.clear() }
-        return result == 1
+        guard signature.curve == curve, let digest = try? SHA256.hash(message) else { return false }
+        return isValidSignature(der: signature.derRepresentation, forDigest: digest)
     }
 
     /// True when `signature` is a valid ECDSA signature by this key over the SHA-256 `digest`
     /// of a message: for checking several signatures over one message with one hash.
     public func isValidSignature(_ signature: ECDSASignature, forDigest digest: [UInt8]) -> Bool {
-        guard signature.curve == curve, digest.count == SHA256.byteCount,
-              let context = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil)
-        else { return false }
-        defer { EVP_PKEY_CTX_free(context) }
+        guard signature.curve == curve, digest.count == SHA256.byteCount else { return false }
+        return isValidSignature(der: signature.derRepresentation, forDigest: digest)
+    }
+
+    /// True when `der`, a DER ECDSA signature the caller already parsed under its policy,
+    /// verifies by this key over the SHA-256 `digest`.
+    public func isValidSignature(der: [UInt8], forDigest digest: [UInt8]) -> Bool {
+        guard digest.count == SHA256.byteCount else { return false }
+        let pooled = verifiers.withLock { $0.popLast() }
+        guard let context = pooled ?? newVerifier() else { return false }
+        let result = EVP_PKEY_verify(context.pointer, der, der.count, digest, digest.count)
+        if result != 1 { OpenSSLErrorQueue.clear() }
+        let kept = verifiers.withLock { contexts in
+            guard contexts.count < 64 else { return false }
+            contexts.append(context)
+            return true
+        }
+        if !kept { EVP_PKEY_CTX_free(context.pointer) }
+        return result == 1
+    }
+
+    private func newVerifier() -> Verifier? {
+        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { return nil }
         guard EVP_PKEY_verify_init(context) == 1 else {
             OpenSSLErrorQueue.clear()
-            return false
+            EVP_PKEY_CTX_free(context)
+            return nil
         }
-        let der = signature.derRepresentation
-        let result = EVP_PKEY_verify(context, der, der.count, digest, digest.count)
-        if result != 1 { OpenSSLErrorQueue.clear() }
-        return result == 1
+        return Verifier(pointer: context)
     }
 
     /// True when `signature` is a valid ECDSA/SHA-256 signature by this key over `message`.

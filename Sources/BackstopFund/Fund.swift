@@ -108,12 +108,12 @@ public final class Fund {
     public static func verify(file: URL, progress: (Int64) -> Void = { _ in }, willApply: ((Entry, FundState) -> Void)? = nil,
                               applied: ((Entry, [UInt8]) throws -> Void)? = nil) throws -> (FundState, LedgerScanResult) {
         var state: FundState? = nil
-        let result = try LedgerScan.scan(file: file, verifySignatures: true) { entry, hash in
+        let result = try LedgerScan.scan(file: file, verifySignatures: true, prepare: FundState.prepare) { entry, hash, prepared in
             if state == nil {
                 state = try FundState(genesis: entry, hash: hash)
             } else {
                 willApply?(entry, state!)
-                try state!.apply(entry, hash: hash)
+                try state!.apply(entry, hash: hash, prepared: prepared)
             }
             try applied?(entry, hash)
             progress(entry.seq)

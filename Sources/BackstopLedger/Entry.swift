@@ -34,6 +34,9 @@ public struct Entry: Sendable {
     public let body: JSONValue
     /// The signatures, sorted by public key (SubjectPublicKeyInfo DER bytes), no key twice.
     public let signatures: [EntrySignature]
+    /// SHA-256 of ``signedBytes`` when it is already known (an entry read from a line hashes
+    /// the body's bytes in the line instead of encoding the body again).
+    var signedDigest: [UInt8]? = nil
 
     /// The longest line accepted, in bytes (1 MiB).
     public static let maximumLineBytes = 1 << 20
@@ -90,7 +93,7 @@ public struct Entry: Sendable {
     public func firstInvalidSignature() -> EntrySignature? {
         guard !signatures.isEmpty else { return nil }
         // Every signature covers the same bytes: hash them once.
-        guard let digest = try? SHA256.hash(signedBytes) else { return signatures.first }
+        guard let digest = signedDigest ?? (try? SHA256.hash(signedBytes)) else { return signatures.first }
         return signatures.first { !$0.publicKey.isValidSignature($0.signature, forDigest: digest) }
     }
 
@@ -131,12 +134,12 @@ extension Entry {
     public static func decode(line: [UInt8], expectedSeq: Int64, keys: KeyCache = KeyCache()) throws(LedgerError) -> Entry {
         func corrupt(_ reason: String) -> LedgerError { LedgerError(.corrupt, seq: expectedSeq, reason) }
         guard line.count <= maximumLineBytes else { throw corrupt("line of \(line.count) bytes exceeds the \(maximumLineBytes)-byte limit") }
-        let json: JSONValue
-        do { json = try JSONParser.parseCanonical(line) } catch { throw corrupt(error.description) }
+        let json: JSONValue, bodyRange: Range<Int>?
+        do { (json, bodyRange) = try JSONParser.parseCanonical(line, member: "body") } catch { throw corrupt(error.description) }
         guard case .object(let fields) = json else { throw corrupt("line is not a JSON object") }
-        let expectedFields: Set<String> = ["seq", "prev", "time", "kind", "body", "signatures"]
-        guard Set(fields.keys) == expectedFields else {
-            throw corrupt("fields are \(fields.keys.sorted()), expected \(expectedFields.sorted())")
+        guard fields.count == 6, fields["seq"] != nil, fields["prev"] != nil, fields["time"] != nil, fields["kind"] != nil,
+              fields["body"] != nil, fields["signatures"] != nil else {
+            throw corrupt("fields are \(fields.keys.sorted()), expected [\"body\", \"kind\", \"prev\", \"seq\", \"signatures\", \"time\"]")
         }
         guard let seq = fields["seq"]?.integerValue else { throw corrupt("seq is not an integer") }
         guard seq == expectedSeq else { throw corrupt("seq is \(seq), expected \(expectedSeq) (an entry is missing, repeated or out of order)") }
@@ -167,9 +170,13 @@ extension Entry {
             }
             signatures.append(EntrySignature(publicKey: key, signature: signature))
         }
-        let entry: Entry
+        var entry: Entry
         do { entry = try Entry(seq: seq, prev: prev, time: time, kind: kind, body: body, signatures: signatures) } catch {
             throw corrupt(error.reason)
+        }
+        // The body's canonical bytes are its bytes in the canonical line.
+        if !signatures.isEmpty, let bodyRange {
+            entry.signedDigest = line.withUnsafeBytes { try? SHA256.hash(UnsafeRawBufferPointer(rebasing: $0[bodyRange])) }
         }
         // The sorted order is part of the format: a line whose signatures were reordered is
         // not the line that was written.

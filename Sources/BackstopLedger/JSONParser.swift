@@ -13,21 +13,34 @@ public struct JSONParser {
     public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in
             var parser = Cursor(bytes: buffer)
-            parser.skipWhitespace()
+            try parser.skipWhitespace()
             let value = try parser.value(depth: 0)
-            parser.skipWhitespace()
+            try parser.skipWhitespace()
             guard parser.offset == buffer.count else { throw parser.error("unexpected bytes after the JSON value") }
             return value
         }
     }
 
     /// Parses `bytes` as one JSON value and requires them to be its canonical (RFC 8785) form.
+    ///
+    /// One pass: the form is checked while parsing (no whitespace, members in increasing
+    /// UTF-16 order of their keys, only the escapes ``Canonical`` writes), never by
+    /// encoding the value again.
     public static func parseCanonical(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        let value = try parse(bytes)
-        guard Canonical.encode(value) == bytes else {
-            throw JSONParseError(offset: 0, reason: "not in canonical form (RFC 8785: sorted keys, no whitespace, minimal escapes)")
+        try parseCanonical(bytes, member: nil).value
+    }
+
+    /// Parses `bytes` as a canonical JSON value and also returns where the value of the
+    /// top-level member `member` lies in `bytes` (nil when there is no such member): the
+    /// canonical bytes of that value, since canonical form is the same inside and out.
+    public static func parseCanonical(_ bytes: [UInt8], member: String?) throws(JSONParseError) -> (value: JSONValue, range: Range<Int>?) {
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParseError) in
+            var parser = Cursor(bytes: buffer, canonical: true)
+            parser.wanted = member
+            let value = try parser.value(depth: 0)
+            guard parser.offset == buffer.count else { throw parser.error("unexpected bytes after the JSON value") }
+            return (value, parser.found)
         }
-        return value
     }
 }
 
@@ -44,15 +57,31 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 private struct Cursor {
     let bytes: UnsafeBufferPointer<UInt8>
     var offset = 0
+    /// Canonical (RFC 8785) form required: no whitespace, sorted keys, minimal escapes.
+    let canonical: Bool
+    /// A top-level member whose value's byte range is wanted, and where it was found.
+    var wanted: String?
+    var found: Range<Int>?
 
-    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>, canonical: Bool = false) {
+        self.bytes = bytes
+        self.canonical = canonical
+    }
 
     func error(_ reason: String) -> JSONParseError { JSONParseError(offset: offset, reason: reason) }
 
+    func notCanonical(_ what: String) -> JSONParseError {
+        JSONParseError(offset: offset, reason: "not in canonical form (RFC 8785: sorted keys, no whitespace, minimal escapes): \(what)")
+    }
+
     var current: UInt8? { offset < bytes.count ? bytes[offset] : nil }
 
-    mutating func skipWhitespace() {
-        while let byte = current, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { offset += 1 }
+    /// Whitespace between tokens: skipped, or refused in canonical form.
+    mutating func skipWhitespace() throws(JSONParseError) {
+        while let byte = current, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
+            if canonical { throw notCanonical("whitespace") }
+            offset += 1
+        }
     }
 
     mutating func expect(_ literal: String, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
@@ -81,22 +110,31 @@ private struct Cursor {
         guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
         offset += 1
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
+        var previousKey: String? = nil
+        try skipWhitespace()
         if current == UInt8(ascii: "}") { offset += 1; return .object(members) }
         while true {
-            skipWhitespace()
+            try skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let keyOffset = offset
             let key = try string()
-            skipWhitespace()
+            if canonical, let previousKey, !Self.precedes(previousKey, key) {
+                throw JSONParseError(offset: keyOffset, reason: previousKey == key
+                    ? "key \"\(key)\" appears twice in one object"
+                    : "not in canonical form (RFC 8785: sorted keys, no whitespace, minimal escapes): key \"\(key)\" after \"\(previousKey)\"")
+            }
+            previousKey = key
+            try skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error("expected ':' after key") }
             offset += 1
-            skipWhitespace()
+            try skipWhitespace()
+            let valueStart = offset
             let member = try value(depth: depth)
+            if depth == 1, let wanted, key == wanted { found = valueStart..<offset }
             guard members.updateValue(member, forKey: key) == nil else {
                 throw JSONParseError(offset: keyOffset, reason: "key \"\(key)\" appears twice in one object")
             }
-            skipWhitespace()
+            try skipWhitespace()
             switch current {
             case UInt8(ascii: ","): offset += 1
             case UInt8(ascii: "}"): offset += 1; return .object(members)
@@ -109,12 +147,12 @@ private struct Cursor {
         guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
         offset += 1
         var elements: [JSONValue] = []
-        skipWhitespace()
+        try skipWhitespace()
         if current == UInt8(ascii: "]") { offset += 1; return .array(elements) }
         while true {
-            skipWhitespace()
+            try skipWhitespace()
             elements.append(try value(depth: depth))
-            skipWhitespace()
+            try skipWhitespace()
             switch current {
             case UInt8(ascii: ","): offset += 1
             case UInt8(ascii: "]"): offset += 1; return .array(elements)
@@ -179,8 +217,34 @@ private struct Cursor {
         }
     }
 
+    /// RFC 8785 order of member names: lexicographic by UTF-16 code unit (for ASCII, by byte).
+    static func precedes(_ a: String, _ b: String) -> Bool {
+        var left = a, right = b
+        if let result = left.withUTF8({ x in right.withUTF8 { y in
+            x.allSatisfy { $0 < 0x80 } && y.allSatisfy { $0 < 0x80 } ? x.lexicographicallyPrecedes(y) : nil
+        } }) { return result }
+        return a.utf16.lexicographicallyPrecedes(b.utf16)
+    }
+
     mutating func escape() throws(JSONParseError) -> Unicode.Scalar {
         guard let byte = current else { throw error("unterminated escape") }
+        if canonical {
+            // Only what Canonical writes: \" \\ \b \t \n \f \r, and \u00xx (lowercase) for
+            // the other control characters.
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "b"), UInt8(ascii: "t"), UInt8(ascii: "n"), UInt8(ascii: "f"), UInt8(ascii: "r"):
+                break
+            case UInt8(ascii: "u"):
+                guard offset + 4 < bytes.count, bytes[offset + 1] == UInt8(ascii: "0"), bytes[offset + 2] == UInt8(ascii: "0"),
+                      (UInt8(ascii: "0")...UInt8(ascii: "1")).contains(bytes[offset + 3]),
+                      (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset + 4]) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(bytes[offset + 4])
+                else { throw notCanonical("a \\u escape of a character written as itself") }
+                let code = (bytes[offset + 3] - UInt8(ascii: "0")) << 4 | (bytes[offset + 4] <= UInt8(ascii: "9") ? bytes[offset + 4] - UInt8(ascii: "0") : bytes[offset + 4] - UInt8(ascii: "a") + 10)
+                guard ![0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(code) else { throw notCanonical("a \\u escape of a character with a short escape") }
+            default:
+                throw notCanonical("the escape \\\(describe(byte))")
+            }
+        }
         offset += 1
         switch byte {
         case UInt8(ascii: "\""): return "\""

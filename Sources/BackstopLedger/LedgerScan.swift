@@ -126,33 +126,93 @@ public enum LedgerScan {
     }
 
     static func scan(fd: Int32, verifySignatures: Bool, visit: (Entry, [UInt8]) throws -> Void) throws -> LedgerScanResult {
+        try scan(fd: fd, verifySignatures: verifySignatures, prepare: { _ in () }, visit: { entry, hash, _ in try visit(entry, hash) })
+    }
+
+    /// Scans the ledger file at `url`, with a step that runs on all cores for each entry
+    /// that decoded (`prepare`, for work that needs no earlier entry, such as reading a
+    /// payload), before `visit` sees the entry, its hash and what `prepare` made, in order.
+    ///
+    /// Batches are pipelined: while `visit` works through one batch, the next is decoded,
+    /// hashed, signature-checked and prepared on the other cores.
+    public static func scan<Prepared>(
+        file url: URL,
+        verifySignatures: Bool,
+        prepare: @escaping @Sendable (Entry) -> Prepared,
+        visit: (Entry, [UInt8], Prepared) throws -> Void
+    ) throws -> LedgerScanResult {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw LedgerError(.notFound, "no ledger: \(url.path) does not exist") }
+            throw LedgerError(.io, "cannot open \(url.path): \(errnoDescription())")
+        }
+        defer { close(fd) }
+        return try scan(fd: fd, verifySignatures: verifySignatures, prepare: prepare, visit: visit)
+    }
+
+    /// A batch of lines read in order, and what stopped the reading (nil: the batch limit).
+    private struct Batch {
+        var lines: [[UInt8]] = []
+        var stop: LineReader.Item? = nil
+        var ended = false
+    }
+
+    private static func readBatch(_ reader: inout LineReader) throws -> Batch {
+        var batch = Batch()
+        var bytes = 0
+        while batch.lines.count < batchEntries, bytes < batchBytes {
+            guard let item = try reader.next(limit: Entry.maximumLineBytes) else { batch.ended = true; break }
+            guard case .line(let line) = item else { batch.stop = item; batch.ended = true; break }
+            batch.lines.append(line)
+            bytes += line.count
+        }
+        return batch
+    }
+
+    /// The parallel step of one batch, started on other threads; `wait` returns its results.
+    private final class Pending<Prepared>: @unchecked Sendable {
+        private let group = DispatchGroup()
+        private var results: [Checked<Prepared>] = []
+
+        init(_ lines: [[UInt8]], firstSeq: Int64, keys: KeyCache, verifySignatures: Bool, prepare: @escaping @Sendable (Entry) -> Prepared) {
+            DispatchQueue.global().async(group: group) { [self] in
+                results = LedgerScan.check(lines, firstSeq: firstSeq, keys: keys, verifySignatures: verifySignatures, prepare: prepare)
+            }
+        }
+
+        func wait() -> [Checked<Prepared>] {
+            group.wait()
+            return results
+        }
+    }
+
+    static func scan<Prepared>(fd: Int32, verifySignatures: Bool, prepare: @escaping @Sendable (Entry) -> Prepared,
+                               visit: (Entry, [UInt8], Prepared) throws -> Void) throws -> LedgerScanResult {
         var reader = LineReader(fd: fd)
         let keys = KeyCache()
         var head: LedgerHead? = nil
         var fundId: [UInt8]? = nil
         var tornTail: TornTail? = nil
 
+        var batch = try readBatch(&reader)
+        var first: Int64 = 0
+        var pending = Pending(batch.lines, firstSeq: first, keys: keys, verifySignatures: verifySignatures, prepare: prepare)
         while true {
-            // 1. A batch of complete lines, read in order.
-            var lines: [[UInt8]] = []
-            var bytes = 0
-            var stop: LineReader.Item? = nil
-            while lines.count < batchEntries, bytes < batchBytes, let item = try reader.next(limit: Entry.maximumLineBytes) {
-                guard case .line(let line) = item else { stop = item; break }
-                lines.append(line)
-                bytes += line.count
+            let checked = pending.wait()
+            // Start the next batch on the other cores while this one is visited in order.
+            let next = batch.ended ? Batch(ended: true) : try readBatch(&reader)
+            let nextFirst = first + Int64(batch.lines.count)
+            if !next.lines.isEmpty {
+                pending = Pending(next.lines, firstSeq: nextFirst, keys: keys, verifySignatures: verifySignatures, prepare: prepare)
             }
-            // 2. Each line decoded, hashed and its signatures checked, on all cores.
-            let first = (head?.seq ?? -1) + 1
-            let checked = check(lines, firstSeq: first, keys: keys, verifySignatures: verifySignatures)
-            // 3. In order: the link to the entry before, the time, the signatures; then the visit.
+            // In order: the link to the entry before, the time, the signatures; then the visit.
             for (index, item) in checked.enumerated() {
                 let seq = first + Int64(index)
                 guard let entry = item.entry else { throw item.error ?? LedgerError(.corrupt, seq: seq, "unreadable entry") }
                 if let head {
                     guard entry.prev == head.hash else {
-                        let next = index + 1 < lines.count ? lines[index + 1] : (stop == nil ? nextLine(&reader) : nil)
-                        throw blameBrokenLink(seq: seq, hash: item.hash, next: next)
+                        let following = index + 1 < batch.lines.count ? batch.lines[index + 1] : next.lines.first
+                        throw blameBrokenLink(seq: seq, hash: item.hash, next: following)
                     }
                     guard entry.time >= head.time else {
                         throw LedgerError(.corrupt, seq: seq, "time \(entry.time) is earlier than entry \(head.seq)'s \(head.time)")
@@ -165,40 +225,50 @@ public enum LedgerScan {
                     throw LedgerError(.corrupt, seq: seq, "signature by key \(signer) does not verify over the entry body")
                 }
                 head = LedgerHead(seq: seq, hash: item.hash, time: entry.time)
-                try visit(entry, item.hash)
+                try visit(entry, item.hash, item.prepared!)
             }
-            switch stop {
+            switch batch.stop {
             case .tail(let tail, let offset)?:
                 tornTail = TornTail(offset: offset, byteCount: tail.count, savedTo: nil)
             case .oversized?:
-                throw LedgerError(.corrupt, seq: first + Int64(lines.count), "line exceeds the \(Entry.maximumLineBytes)-byte limit")
+                throw LedgerError(.corrupt, seq: nextFirst, "line exceeds the \(Entry.maximumLineBytes)-byte limit")
             case .line?, nil:
-                if lines.isEmpty { return LedgerScanResult(entryCount: (head?.seq ?? -1) + 1, head: head, fundId: fundId, tornTail: tornTail) }
+                break
             }
+            if next.lines.isEmpty {
+                if case .tail(let tail, let offset)? = next.stop { tornTail = TornTail(offset: offset, byteCount: tail.count, savedTo: nil) }
+                if case .oversized? = next.stop { throw LedgerError(.corrupt, seq: nextFirst, "line exceeds the \(Entry.maximumLineBytes)-byte limit") }
+                return LedgerScanResult(entryCount: (head?.seq ?? -1) + 1, head: head, fundId: fundId, tornTail: tornTail)
+            }
+            batch = next
+            first = nextFirst
         }
     }
 
     /// What the parallel step found out about one line.
-    private struct Checked: Sendable {
+    private struct Checked<Prepared> {
         var entry: Entry?
         var error: LedgerError?
         var hash: [UInt8] = []
         /// The fingerprint of the first key whose signature does not verify.
         var invalidSigner: String?
+        var prepared: Prepared?
     }
 
-    private static func check(_ lines: [[UInt8]], firstSeq: Int64, keys: KeyCache, verifySignatures: Bool) -> [Checked] {
-        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Checked>.allocate(capacity: lines.count)
+    private static func check<Prepared>(_ lines: [[UInt8]], firstSeq: Int64, keys: KeyCache, verifySignatures: Bool,
+                                        prepare: @Sendable (Entry) -> Prepared) -> [Checked<Prepared>] {
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Checked<Prepared>>.allocate(capacity: lines.count)
         results.initialize(repeating: Checked())
         // Deinitialized, not only deallocated: each slot holds a decoded entry.
         defer { results.deinitialize(); results.deallocate() }
         DispatchQueue.concurrentPerform(iterations: lines.count) { index in
-            var result = Checked()
+            var result = Checked<Prepared>()
             do {
                 let entry = try Entry.decode(line: lines[index], expectedSeq: firstSeq + Int64(index), keys: keys)
                 result.entry = entry
                 result.hash = try Entry.hash(line: lines[index])
                 if verifySignatures { result.invalidSigner = entry.firstInvalidSignature()?.publicKey.fingerprint }
+                result.prepared = prepare(entry)
             } catch let error as LedgerError {
                 result = Checked(error: error)
             } catch {
@@ -207,11 +277,6 @@ public enum LedgerScan {
             results[index] = result
         }
         return Array(results)
-    }
-
-    private static func nextLine(_ reader: inout LineReader) -> [UInt8]? {
-        guard case .line(let line)? = try? reader.next(limit: Entry.maximumLineBytes) else { return nil }
-        return line
     }
 
     /// Entry `seq` does not link to the hash of entry `seq - 1`. With one byte changed, either

@@ -43,6 +43,52 @@ struct CanonicalTests {
         }
     }
 
+    /// A random value of the JSONValue subset, with strings that need every kind of escape.
+    private func randomValue(_ generator: inout some RandomNumberGenerator, depth: Int = 0) -> JSONValue {
+        let pieces = ["a", "B", "z", "0", " ", "\"", "\\", "/", "\u{0}", "\u{1f}", "\u{7f}", "\n", "\r", "\t", "\u{8}", "\u{c}", "é", "€", "😀", "\u{ff61}", "\u{2028}"]
+        func text() -> String { (0..<Int.random(in: 0...4, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined() }
+        switch Int.random(in: 0...(depth < 3 ? 6 : 3), using: &generator) {
+        case 0: return .null
+        case 1: return .bool(Bool.random(using: &generator))
+        case 2: return .integer(Int64.random(in: -JSONValue.maximumInteger...JSONValue.maximumInteger, using: &generator) >> Int64.random(in: 0...52, using: &generator))
+        case 3: return .string(text())
+        case 4: return .array((0..<Int.random(in: 0...3, using: &generator)).map { _ in randomValue(&generator, depth: depth + 1) })
+        default:
+            var members: [String: JSONValue] = [:]
+            for _ in 0..<Int.random(in: 0...4, using: &generator) { members[text()] = randomValue(&generator, depth: depth + 1) }
+            return .object(members)
+        }
+    }
+
+    @Test("the one-pass canonical check agrees with parse-then-encode on 3,000 values and 30,000 single-byte edits of them")
+    func canonicalAgreesWithEncoder() throws {
+        var generator = SystemRandomNumberGenerator()
+        var accepted = 0, refused = 0
+        let edits: [UInt8] = Array(" \t\n,:{}[]\"\\/0189-abefnrtuxAB".utf8) + [0x7f, 0xc3, 0xa9, 0xe2, 0x82, 0xac]
+        for _ in 0..<3_000 {
+            let value = randomValue(&generator)
+            let bytes = Canonical.encode(value)
+            #expect(try JSONParser.parseCanonical(bytes) == value)
+            for _ in 0..<10 {
+                var edited = bytes
+                let position = Int.random(in: 0...edited.count, using: &generator)
+                let byte = edits.randomElement(using: &generator)!
+                switch Int.random(in: 0...2, using: &generator) {
+                case 0: edited.insert(byte, at: position)
+                case 1 where position < edited.count: edited[position] = byte
+                default: if position < edited.count { edited.remove(at: position) }
+                }
+                // The oracle: a canonical text is one that parses and encodes back to itself.
+                let oracle = (try? JSONParser.parse(edited)).map { Canonical.encode($0) == edited } ?? false
+                let onePass = (try? JSONParser.parseCanonical(edited)) != nil
+                #expect(onePass == oracle, "\(String(decoding: edited, as: UTF8.self))")
+                if onePass { accepted += 1 } else { refused += 1 }
+            }
+        }
+        print("canonical check: \(accepted) edited texts still canonical, \(refused) refused, all as parse-then-encode decides")
+        #expect(refused > 10_000 && accepted > 100)
+    }
+
     @Test("the parser refuses what it must, naming why", arguments: [
         (#"{"a":1,"a":2}"#, "appears twice"),
         ("1.5", "only integers"),
