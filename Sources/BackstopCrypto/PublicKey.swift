@@ -170,7 +170,7 @@ public final class PublicKey: @unchecked Sendable, Hashable, CustomStringConvert
     }
 
     /// Keys are equal when their SubjectPublicKeyInfo encodings are.
-    public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool { lhs.derRepresentation == rhs.derRepresentation }
+    public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool { lhs === rhs || lhs.derRepresentation == rhs.derRepresentation }
 
     /// Hashes the SubjectPublicKeyInfo encoding.
     public func hash(into hasher: inout Hasher) { hasher.combine(derRepresentation) }

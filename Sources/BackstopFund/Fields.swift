@@ -9,7 +9,8 @@ import BackstopLedger
 struct FieldReader {
     let context: String
     private let fields: [String: JSONValue]
-    private var read: Set<[UInt8]> = []
+    /// The names asked for, compared as bytes by ``finish()`` (a payload has a few fields).
+    private var read: [String] = []
 
     init(_ value: JSONValue, context: String) throws(FundError) {
         guard case .object(let fields) = value else { throw FundError(.malformedPayload, "\(context) must be a JSON object") }
@@ -23,7 +24,7 @@ struct FieldReader {
 
     /// The raw value of `key`, marked as read.
     mutating func value(_ key: String) -> JSONValue? {
-        read.insert(Array(key.utf8))
+        read.append(key)
         return fields[key]
     }
 
@@ -138,7 +139,7 @@ struct FieldReader {
 
     /// Refuses every field that was not read.
     func finish() throws(FundError) {
-        let unexpected = fields.keys.filter { !read.contains(Array($0.utf8)) }
+        let unexpected = fields.keys.filter { key in !read.contains { $0.utf8.elementsEqual(key.utf8) } }
         guard unexpected.isEmpty else {
             let names = unexpected.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map(SafeText.quoted)
             throw FundError(.malformedPayload, "\(context) has unexpected field(s) \(names.joined(separator: ", "))")

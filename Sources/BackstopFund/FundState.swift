@@ -172,7 +172,11 @@ public struct FundState: Sendable, Equatable {
     /// Asset symbol to number of decimals.
     public let assets: [String: Int]
     /// The current delegates.
-    public internal(set) var delegates: [Delegate]
+    public internal(set) var delegates: [Delegate] {
+        didSet { delegateKeys = Self.named(delegates) }
+    }
+    /// The current delegates with their names ("delegate-3 (Kraken)"), kept with them.
+    public internal(set) var delegateKeys: [NamedKey] = []
     /// Delegates of earlier sets who are not in the current one, named as they were
     /// ("delegate-7 (Bitfinex) of set v1"), so that a late signature of theirs is recognised.
     public internal(set) var formerDelegates: [NamedKey] = []
@@ -268,8 +272,8 @@ public struct FundState: Sendable, Equatable {
         delegates.firstIndex { $0.key == key }.map { "delegate-\($0 + 1) (\(SafeText.escape(delegates[$0].platform)))" }
     }
 
-    /// The current delegates with their names.
-    public var delegateKeys: [NamedKey] {
+    /// `delegates` with their names.
+    static func named(_ delegates: [Delegate]) -> [NamedKey] {
         delegates.enumerated().map { NamedKey(name: "delegate-\($0.offset + 1) (\(SafeText.escape($0.element.platform)))", key: $0.element.key) }
     }
 

@@ -106,8 +106,7 @@ public struct SignerPolicy: Sendable {
             }
             return
         }
-        let allowed = Set(candidates.map(\.key))
-        for signature in signatures where !allowed.contains(signature.publicKey) {
+        for signature in signatures where !groups.contains(where: { $0.keys.contains { $0.key == signature.publicKey } }) {
             let roles = groups.map(\.roleDescription).joined(separator: " or ")
             throw FundError(.unauthorizedSigner, "\(action): signer \(signature.publicKey.fingerprint) may not sign; it is not \(roles)")
         }

@@ -84,8 +84,26 @@ public enum TextRules {
         return nil
     }
 
-    /// Refuses `value` if any string in it, key or value, holds a forbidden code point.
+    /// True when no string in `value`, key or value, holds a forbidden code point: the
+    /// quick pass, with no paths built (printable ASCII is answered byte by byte).
+    static func isAllowed(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): return isAllowed(text)
+        case .array(let elements): return elements.allSatisfy(isAllowed)
+        case .object(let members): return members.allSatisfy { isAllowed($0.key) && isAllowed($0.value) }
+        case .null, .bool, .integer: return true
+        }
+    }
+
+    private static func isAllowed(_ text: String) -> Bool {
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return true }
+        return firstForbidden(in: text) == nil
+    }
+
+    /// Refuses `value` if any string in it, key or value, holds a forbidden code point,
+    /// naming where.
     static func check(_ value: JSONValue, path: String) throws(FundError) {
+        if path.isEmpty && isAllowed(value) { return }
         switch value {
         case .string(let text):
             try checkString(text, path: path)

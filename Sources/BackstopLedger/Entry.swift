@@ -104,11 +104,15 @@ public struct Entry: Sendable {
     }
 }
 
-/// Public keys already parsed, by SubjectPublicKeyInfo DER: a ledger names the same delegate
-/// keys thousands of times, and parsing checks the point each time. Safe to share between
-/// threads.
+/// Public keys already parsed, by the hex of their SubjectPublicKeyInfo DER as a line holds
+/// it: a ledger names the same delegate keys thousands of times, and parsing checks the
+/// point each time. Only canonical encodings are kept, so a hit is a canonical key. Safe to
+/// share between threads.
 public final class KeyCache: @unchecked Sendable {
-    private var keys: [[UInt8]: PublicKey] = [:]
+    /// Keyed by the last 16 hex digits (random bits of the point); each slot holds the full
+    /// hex text too, compared byte for byte.
+    private var keys: [UInt64: [(hex: String, key: PublicKey)]] = [:]
+    private var count = 0
     private let lock = NSLock()
 
     /// An empty cache.
@@ -116,12 +120,28 @@ public final class KeyCache: @unchecked Sendable {
 
     /// The key for `der`, parsed once.
     public func key(_ der: [UInt8]) throws -> PublicKey {
-        if let key = lock.withLock({ keys[der] }) { return key }
+        try key(hex: Hex.encode(der)).key
+    }
+
+    /// The key whose DER is written as `hex`, and whether `hex` is its canonical encoding.
+    func key(hex: String) throws -> (key: PublicKey, canonical: Bool) {
+        let slot = Self.slot(hex)
+        if let found = lock.withLock({ keys[slot]?.first { $0.hex.utf8.elementsEqual(hex.utf8) } }) { return (found.key, true) }
+        guard let der = Hex.decode(hex) else { throw CryptoError(.malformed, "key is not hex") }
         let key = try PublicKey(derRepresentation: der)
-        lock.withLock {
-            if keys.count < 100_000 { keys[der] = key }
+        let canonical = key.derRepresentation == der
+        if canonical {
+            lock.withLock {
+                if count < 100_000 { keys[slot, default: []].append((hex, key)); count += 1 }
+            }
         }
-        return key
+        return (key, canonical)
+    }
+
+    private static func slot(_ hex: String) -> UInt64 {
+        var value: UInt64 = 0
+        for byte in hex.utf8.suffix(16) { value = value << 4 | UInt64(byte & 0x0F) ^ UInt64(byte >> 6) }
+        return value
     }
 }
 
@@ -155,17 +175,19 @@ extension Entry {
         var signatures: [EntrySignature] = []
         for (index, item) in list.enumerated() {
             guard let pair = item.objectValue, pair.count == 2,
-                  let keyText = pair["key"]?.stringValue, let keyDER = Hex.decode(keyText),
+                  let keyText = pair["key"]?.stringValue, keyText.utf8.count.isMultiple(of: 2),
                   let sigText = pair["sig"]?.stringValue, let sigDER = Hex.decode(sigText)
             else { throw corrupt("signature \(index) is not {\"key\": hex, \"sig\": hex}") }
-            let key: PublicKey, signature: ECDSASignature
+            let key: PublicKey, canonical: Bool, signature: ECDSASignature
             do {
-                key = try keys.key(keyDER)
+                (key, canonical) = try keys.key(hex: keyText)
                 signature = try ECDSASignature(derRepresentation: sigDER, curve: key.curve, policy: .strict)
+            } catch let error as CryptoError where error.reason == "key is not hex" {
+                throw corrupt("signature \(index) is not {\"key\": hex, \"sig\": hex}")
             } catch {
                 throw corrupt("signature \(index): \(error)")
             }
-            guard key.derRepresentation == keyDER else {
+            guard canonical else {
                 throw corrupt("signature \(index): key is not in canonical form (named curve, uncompressed point SubjectPublicKeyInfo)")
             }
             signatures.append(EntrySignature(publicKey: key, signature: signature))

@@ -198,9 +198,16 @@ private struct Cursor {
             guard let byte = current else { throw error("unterminated string") }
             switch byte {
             case UInt8(ascii: "\""):
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
+                let text: String?
+                if output.isEmpty && runStart == opening + 1 {
+                    // No escape: the string is the bytes between the quotes.
+                    text = String(validating: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]), as: UTF8.self)
+                } else {
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<offset]))
+                    text = String(validating: output, as: UTF8.self)
+                }
                 offset += 1
-                guard let text = String(validating: output, as: UTF8.self) else {
+                guard let text else {
                     throw JSONParseError(offset: opening, reason: "string is not valid UTF-8")
                 }
                 return text
@@ -219,10 +226,12 @@ private struct Cursor {
 
     /// RFC 8785 order of member names: lexicographic by UTF-16 code unit (for ASCII, by byte).
     static func precedes(_ a: String, _ b: String) -> Bool {
-        var left = a, right = b
-        if let result = left.withUTF8({ x in right.withUTF8 { y in
-            x.allSatisfy { $0 < 0x80 } && y.allSatisfy { $0 < 0x80 } ? x.lexicographicallyPrecedes(y) : nil
-        } }) { return result }
+        // UTF-8 byte order is code point order, which is UTF-16 order unless a code point
+        // from U+E000 (lead byte 0xEE and up) meets a supplementary one: only then compare
+        // UTF-16 code units.
+        if !a.utf8.contains(where: { $0 >= 0xEE }) || !b.utf8.contains(where: { $0 >= 0xEE }) {
+            return a.utf8.lexicographicallyPrecedes(b.utf8)
+        }
         return a.utf16.lexicographicallyPrecedes(b.utf16)
     }
 

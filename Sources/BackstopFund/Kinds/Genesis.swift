@@ -119,6 +119,7 @@ extension FundState {
         self.name = genesis.name
         self.assets = Dictionary(uniqueKeysWithValues: genesis.assets.map { ($0.symbol, $0.decimals) })
         self.delegates = genesis.delegates
+        self.delegateKeys = Self.named(genesis.delegates)
         self.delegateSet = 1
         self.threshold = genesis.threshold
         self.petitionThreshold = genesis.petitionThreshold
