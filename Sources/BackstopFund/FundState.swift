@@ -203,7 +203,7 @@ public struct FundState: Sendable, Equatable {
     /// Releases by id.
     public internal(set) var releases: [String: Release] = [:]
     /// Every payload id used so far, with the entry that used it.
-    public internal(set) var usedIds: [String: Int64] = [:]
+    public internal(set) var usedIds = UsedIds()
     /// How many entries were applied.
     public internal(set) var entryCount: Int64
     /// The hash of the last entry applied.

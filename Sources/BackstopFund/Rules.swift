@@ -130,7 +130,7 @@ extension FundState {
     /// Applies an entry checked against this very state.
     mutating func commit(_ checked: CheckedEntry) {
         precondition(checked.entry.seq == entryCount && checked.entry.prev == head, "a checked entry applied to another state")
-        usedIds[checked.context.header.id] = checked.entry.seq
+        usedIds.insert(checked.context.header.id, seq: checked.entry.seq)
         (checked.payload.body as! any KindRules).apply(to: &self, checked.context)
         entryCount += 1
         head = checked.hash

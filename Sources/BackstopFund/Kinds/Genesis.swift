@@ -130,7 +130,7 @@ extension FundState {
         self.entryCount = 1
         self.head = hash
         self.lastTime = time
-        self.usedIds = [payload.header.id: 0]
+        self.usedIds.insert(payload.header.id, seq: 0)
         self.witnesses = genesis.witnesses
         self.frontier.append(hash)
         if genesis.witnesses != nil { self.uncheckpointedTimes = [time] }
