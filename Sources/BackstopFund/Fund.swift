@@ -1,5 +1,6 @@
 import BackstopCrypto
 import BackstopLedger
+import Dispatch
 import Foundation
 
 /// A fund's ledger opened for writing: the file store and the state its entries replay to.
@@ -47,14 +48,16 @@ public final class Fund {
     public static func create(at directory: URL, genesis payload: JSONValue, signatures: [EntrySignature], time: Timestamp,
                               clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> Fund {
         try checkClock(time, clock)
-        let entry = try Entry(seq: 0, prev: Entry.genesisPrev, time: time, kind: EntryKind.genesis.rawValue, body: payload, signatures: signatures)
+        var entry = try Entry(seq: 0, prev: Entry.genesisPrev, time: time, kind: EntryKind.genesis.rawValue, body: payload, signatures: signatures)
+        let (line, digest) = entry.encoded()
+        entry.signedDigest = digest
         if let bad = entry.firstInvalidSignature() {
             throw FundError(.unauthorizedSigner, seq: 0, "the signature by key \(bad.publicKey.fingerprint) does not verify over the genesis payload")
         }
-        let state = try FundState(genesis: entry, hash: try Entry.hash(line: entry.line))
+        let prepared = try PreparedEntry(signaturesVerified: entry, line: line)
+        let state = try FundState(genesis: entry, hash: prepared.hash)
         let store = try LedgerStore.create(at: directory)
-        let (_, hash) = try store.append(kind: entry.kind, time: time, body: payload, signatures: signatures)
-        precondition(hash == state.fundId, "the stored genesis differs from the checked one")
+        try store.append([prepared])
         return Fund(store: store, state: state, clock: clock)
     }
 
@@ -128,16 +131,80 @@ public final class Fund {
     /// `time` is the entry time (the injected clock): never before the previous entry's.
     @discardableResult
     public func submit(_ kind: EntryKind, payload: JSONValue, signatures: [EntrySignature], time: Timestamp) throws -> Entry {
-        try Self.checkClock(time, clock)
-        let candidate = try Entry(seq: state.entryCount, prev: state.head, time: time, kind: kind.rawValue, body: payload, signatures: signatures)
-        if let bad = candidate.firstInvalidSignature() {
-            throw FundError(.unauthorizedSigner, "the signature by key \(bad.publicKey.fingerprint) does not verify over this payload")
+        try submit(batch: [BatchItem(kind: kind, payload: payload, signatures: signatures)], time: time)[0]
+    }
+
+    /// One action of a batch: its kind, its payload and the signatures over it.
+    public struct BatchItem: Sendable {
+        /// The kind.
+        public let kind: EntryKind
+        /// The signed payload.
+        public let payload: JSONValue
+        /// The signatures over its canonical bytes.
+        public let signatures: [EntrySignature]
+
+        /// An action of `kind`.
+        public init(kind: EntryKind, payload: JSONValue, signatures: [EntrySignature]) {
+            self.kind = kind
+            self.payload = payload
+            self.signatures = signatures
         }
-        let checked = try state.check(candidate, hash: try Entry.hash(line: candidate.line))
-        let (entry, hash) = try store.append(kind: kind.rawValue, time: time, body: payload, signatures: signatures)
-        precondition(hash == checked.hash, "the stored entry differs from the checked one")
-        state.commit(checked)
-        return entry
+    }
+
+    /// Appends several actions under one lock with one write and one fsync: all of them, in
+    /// order, or none. Each is checked against the state the ones before it leave; the
+    /// signatures of all are verified in parallel first, each once.
+    ///
+    /// - Throws: ``FundError`` naming the first action refused (its `seq` is where it would
+    ///   have been), or a ``LedgerError``; the ledger and ``state`` are unchanged.
+    @discardableResult
+    public func submit(batch items: [BatchItem], time: Timestamp) throws -> [Entry] {
+        try submit(batch: items, time: time, signaturesVerified: false)
+    }
+
+    /// `signaturesVerified`: the caller (intake) already verified every signature over the
+    /// payload's canonical bytes.
+    func submit(batch items: [BatchItem], time: Timestamp, signaturesVerified: Bool) throws -> [Entry] {
+        try Self.checkClock(time, clock)
+        guard !items.isEmpty else { return [] }
+        // Encode each entry once; the chain links need the hashes in order.
+        var candidates: [Entry] = [], lines: [[UInt8]] = [], hashes: [[UInt8]] = []
+        var prev = state.head
+        for (offset, item) in items.enumerated() {
+            var entry = try Entry(seq: state.entryCount + Int64(offset), prev: prev, time: time, kind: item.kind.rawValue, body: item.payload, signatures: item.signatures)
+            let (line, digest) = entry.encoded()
+            entry.signedDigest = digest
+            prev = try Entry.hash(line: line)
+            candidates.append(entry)
+            lines.append(line)
+            hashes.append(prev)
+        }
+        // Every signature once, on all cores.
+        if !signaturesVerified {
+            let entries = candidates
+            var invalid = [EntrySignature?](repeating: nil, count: entries.count)
+            invalid.withUnsafeMutableBufferPointer { results in
+                nonisolated(unsafe) let results = results
+                DispatchQueue.concurrentPerform(iterations: entries.count) { results[$0] = entries[$0].firstInvalidSignature() }
+            }
+            if let index = invalid.firstIndex(where: { $0 != nil }), let bad = invalid[index] {
+                throw FundError(.unauthorizedSigner, seq: candidates[index].seq, "the signature by key \(bad.publicKey.fingerprint) does not verify over this payload")
+            }
+        }
+        let prepared = { try candidates.indices.map { try PreparedEntry(signaturesVerified: candidates[$0], line: lines[$0]) } }
+        if candidates.count == 1 {
+            // One action: checked against the state as it is, applied once it is on disk.
+            let checked = try state.check(candidates[0], hash: hashes[0])
+            try store.append(try prepared())
+            state.commit(checked)
+            return candidates
+        }
+        // Several: the rules in order on a copy, which replaces the state once all is on disk.
+        var next = state
+        for (index, entry) in candidates.enumerated() { next.commit(try next.check(entry, hash: hashes[index])) }
+        try store.append(try prepared())
+        state = next
+        return candidates
     }
 
     /// The checkpoint of the whole ledger as it is: what witnesses are asked to cosign.
@@ -200,7 +267,8 @@ public final class Fund {
         guard payload.kind != .genesis else { throw FundError(.malformedPayload, "a genesis payload starts a ledger; it cannot be submitted to one") }
         let intake = try intake(payload, bytes: payloadBytes, files: files)
         if let shortfall = intake.shortfall { throw shortfall }
-        return (try submit(payload.kind, payload: payload.json, signatures: intake.signatures, time: time), intake)
+        let item = BatchItem(kind: payload.kind, payload: payload.json, signatures: intake.signatures)
+        return (try submit(batch: [item], time: time, signaturesVerified: true)[0], intake)
     }
 
     /// Submits a delegate (or member) action of `kind` whose signatures arrive as DER files.
@@ -210,7 +278,7 @@ public final class Fund {
         let files = signatureFiles.enumerated().map { SignatureFile(name: "signature \($0.offset + 1)", der: $0.element) }
         let intake = try intake(payload, bytes: payloadBytes, files: files)
         if let shortfall = intake.shortfall { throw shortfall }
-        return try submit(kind, payload: payload.json, signatures: intake.signatures, time: time)
+        return try submit(batch: [BatchItem(kind: kind, payload: payload.json, signatures: intake.signatures)], time: time, signaturesVerified: true)[0]
     }
 
     /// Files a claim by petition: the claim payload and each petitioner's key and signature (DER).

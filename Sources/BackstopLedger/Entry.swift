@@ -36,7 +36,7 @@ public struct Entry: Sendable {
     public let signatures: [EntrySignature]
     /// SHA-256 of ``signedBytes`` when it is already known (an entry read from a line hashes
     /// the body's bytes in the line instead of encoding the body again).
-    var signedDigest: [UInt8]? = nil
+    package var signedDigest: [UInt8]? = nil
 
     /// The longest line accepted, in bytes (1 MiB).
     public static let maximumLineBytes = 1 << 20
@@ -63,7 +63,25 @@ public struct Entry: Sendable {
     }
 
     /// The line stored for this entry, without its newline.
-    public var line: [UInt8] { Canonical.encode(json) }
+    public var line: [UInt8] { encoded().line }
+
+    /// The line, and SHA-256 of the body's canonical bytes (what the signatures sign). The
+    /// body is encoded once: it is the line's first member, so its bytes are in the line.
+    package func encoded() -> (line: [UInt8], signedDigest: [UInt8]?) {
+        var line = Array(#"{"body":"#.utf8)
+        Canonical.write(body, into: &line)
+        let bodyEnd = line.count
+        line += Array(#","kind":"#.utf8)
+        Canonical.write(.string(kind), into: &line)
+        line += Array(#","prev":""#.utf8) + Array(Hex.encode(prev).utf8) + Array(#"","seq":"#.utf8) + Array(String(seq).utf8)
+        line += Array(#","signatures":"#.utf8)
+        Canonical.write(.array(signatures.map {
+            .object(["key": .string(Hex.encode($0.publicKey.derRepresentation)), "sig": .string(Hex.encode($0.signature.derRepresentation))])
+        }), into: &line)
+        line += Array(#","time":""#.utf8) + Array(time.description.utf8) + Array(#""}"#.utf8)
+        let digest = signatures.isEmpty ? nil : signedDigest ?? line.withUnsafeBytes { try? SHA256.hash(UnsafeRawBufferPointer(rebasing: $0[8..<bodyEnd])) }
+        return (line, digest)
+    }
 
     /// Builds an entry, checking everything that does not need the previous entry.
     ///

@@ -166,36 +166,49 @@ public final class LedgerStore {
     ///   length), or `.syncFailed` (this process must stop writing).
     @discardableResult
     public func append(kind: String, time: Timestamp, body: JSONValue, signatures: [EntrySignature]) throws -> (entry: Entry, hash: [UInt8]) {
+        let seq = (head?.seq ?? -1) + 1
+        let entry = try Entry(seq: seq, prev: head?.hash ?? Entry.genesisPrev, time: time, kind: kind, body: body, signatures: signatures)
+        let prepared = try PreparedEntry(checking: entry)
+        try append([prepared])
+        return (prepared.entry, prepared.hash)
+    }
+
+    /// Appends entries that follow the head in order, with one write and one fsync: all of
+    /// them or, on any failure, none.
+    ///
+    /// - Throws: ``LedgerError`` `.invalidEntry` when they do not follow the head (seq, prev,
+    ///   time), `.io` (the file is restored to its previous length), or `.syncFailed`.
+    public func append(_ entries: [PreparedEntry]) throws {
         try Self.refuseAfterSyncFailure()
         guard fd >= 0 else { throw LedgerError(.io, "the ledger was closed; open it again to append") }
-        let seq = (head?.seq ?? -1) + 1
-        if let head, time < head.time {
-            throw LedgerError(.invalidEntry, seq: seq, "time \(time) is earlier than the head's \(head.time)")
+        guard !entries.isEmpty else { return }
+        var last = head
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(entries.reduce(0) { $0 + $1.line.count + 1 })
+        for prepared in entries {
+            let entry = prepared.entry
+            let seq = (last?.seq ?? -1) + 1
+            guard entry.seq == seq, entry.prev == (last?.hash ?? Entry.genesisPrev) else {
+                throw LedgerError(.invalidEntry, seq: entry.seq, "entry \(entry.seq) does not follow entry \(seq - 1)")
+            }
+            if let last, entry.time < last.time {
+                throw LedgerError(.invalidEntry, seq: seq, "time \(entry.time) is earlier than the head's \(last.time)")
+            }
+            bytes += prepared.line
+            bytes.append(0x0A)
+            last = LedgerHead(seq: seq, hash: prepared.hash, time: entry.time)
         }
-        let entry = try Entry(seq: seq, prev: head?.hash ?? Entry.genesisPrev, time: time, kind: kind, body: body, signatures: signatures)
-        if let bad = entry.firstInvalidSignature() {
-            throw LedgerError(.invalidEntry, seq: seq, "signature by key \(bad.publicKey.fingerprint) does not verify over the body")
-        }
-        let line = entry.line
-        guard line.count <= Entry.maximumLineBytes else {
-            throw LedgerError(.invalidEntry, seq: seq, "entry is \(line.count) bytes; the limit is \(Entry.maximumLineBytes)")
-        }
-        // What is written must read back as the same entry; otherwise the encoder is wrong and
-        // nothing is written.
-        _ = try Entry.decode(line: line, expectedSeq: seq)
-        let hash = try Entry.hash(line: line)
-        try writeDurably(line + [0x0A], seq: seq)
-        head = LedgerHead(seq: seq, hash: hash, time: time)
-        // The entry is durable; the tiles are a cache. If they cannot be written, they are
+        try writeDurably(bytes, seq: entries[0].entry.seq)
+        head = last
+        if fundId == nil { fundId = entries[0].hash }
+        // The entries are durable; the tiles are a cache. If they cannot be written, they are
         // marked stale and rebuilt when the ledger is next opened.
         do {
-            try tiles.append(hash)
+            for prepared in entries { try tiles.append(prepared.hash) }
             try tiles.flush()
         } catch {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(MerkleTiles.folderName).appendingPathComponent(MerkleTiles.stateFileName))
         }
-        if seq == 0 { fundId = hash }
-        return (entry, hash)
     }
 
     private func writeDurably(_ bytes: [UInt8], seq: Int64) throws {
@@ -262,6 +275,43 @@ public final class LedgerStore {
             throw LedgerError(.syncFailed, "fsync after removing the incomplete last line failed: \(errnoDescription())")
         }
         return TornTail(offset: tail.offset, byteCount: tail.byteCount, savedTo: name)
+    }
+}
+
+/// An entry ready to be written: checked, encoded and hashed once.
+public struct PreparedEntry: Sendable {
+    /// The entry.
+    public let entry: Entry
+    /// Its line, without the newline.
+    public let line: [UInt8]
+    /// Its hash, SHA-256(0x00 || line).
+    public let hash: [UInt8]
+
+    /// Checks `entry` as a reader would (every signature valid, the line within the limit
+    /// and reading back as the same entry), encodes and hashes it.
+    ///
+    /// - Throws: ``LedgerError`` `.invalidEntry` naming what is wrong.
+    public init(checking entry: Entry) throws {
+        var entry = entry
+        let (line, digest) = entry.encoded()
+        entry.signedDigest = digest
+        if let bad = entry.firstInvalidSignature() {
+            throw LedgerError(.invalidEntry, seq: entry.seq, "signature by key \(bad.publicKey.fingerprint) does not verify over the body")
+        }
+        try self.init(signaturesVerified: entry, line: line)
+    }
+
+    /// For a caller in this package that has verified the signatures over `line`'s body.
+    package init(signaturesVerified entry: Entry, line: [UInt8]) throws {
+        guard line.count <= Entry.maximumLineBytes else {
+            throw LedgerError(.invalidEntry, seq: entry.seq, "entry is \(line.count) bytes; the limit is \(Entry.maximumLineBytes)")
+        }
+        // What is written must read back as the same entry; otherwise the encoder is wrong
+        // and nothing is written.
+        _ = try Entry.decode(line: line, expectedSeq: entry.seq)
+        self.entry = entry
+        self.line = line
+        self.hash = try Entry.hash(line: line)
     }
 }
 

@@ -80,18 +80,33 @@ public final class MerkleTiles {
 
     /// Writes the partial tiles of the current size and the size file, so that another
     /// process can read the tiles; removes the partial tiles of earlier sizes.
+    ///
+    /// Only the levels whose partial tile changed since the last flush are written, and the
+    /// one older partial tile of each is removed by name (after a fresh start, every partial
+    /// tile folder is cleared once).
     public func flush() throws {
         guard let directory else { return }
         for (level, hashes) in partial.enumerated() {
-            let folder = directory.appendingPathComponent(Self.path(level: level, index: fullTiles[level], width: nil) + ".p")
-            let keep = hashes.isEmpty ? nil : "\(hashes.count)"
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where name != keep {
-                try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+            let index = fullTiles[level], width = hashes.count
+            if level < flushed.count, flushed[level].index == index, flushed[level].width == width { continue }
+            let folder = directory.appendingPathComponent(Self.path(level: level, index: index, width: nil) + ".p").path
+            if level < flushed.count, flushed[level].index == index, flushed[level].width > 0 {
+                unlink(folder + "/\(flushed[level].width)")
+            } else {
+                // Not flushed by this object yet: clear whatever an earlier writer left.
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name != "\(width)" {
+                    unlink(folder + "/" + name)
+                }
             }
-            if let keep { try Self.write(hashes.flatMap { $0 }, to: folder.appendingPathComponent(keep).path) }
+            if width > 0 { try Self.write(hashes.flatMap { $0 }, to: folder + "/\(width)") }
+            while flushed.count <= level { flushed.append((-1, 0)) }
+            flushed[level] = (index, width)
         }
         try Self.write(Array("\(size)\n\(Hex.encode(frontier.root))\n".utf8), to: directory.appendingPathComponent(Self.stateFileName).path)
     }
+
+    /// Per level, the partial tile the last flush wrote (its index and width).
+    private var flushed: [(index: Int64, width: Int)] = []
 
     /// The hash of the complete subtree over leaves `index << level ..< (index + 1) << level`.
     public func subtree(level: Int, index: Int64) throws -> [UInt8] {
@@ -230,10 +245,14 @@ public final class MerkleTiles {
 
     /// Writes a file through a temporary name, so a reader sees the old or the new file.
     private static func write(_ bytes: [UInt8], to path: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let temporary = path + ".tmp-\(getpid())"
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        var fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        if fd < 0 && errno == ENOENT {
+            // The first tile of its folder.
+            let folder = (path as NSString).deletingLastPathComponent
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        }
         guard fd >= 0 else { throw LedgerError(.io, "cannot write Merkle tile \(temporary): \(errnoDescription())") }
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         close(fd)
