@@ -91,11 +91,44 @@ public final class Fund {
     ///   sequence number of the first entry the rules refuse.
     public static func open(at directory: URL, lockWaitSeconds: Double = 0, clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> Fund {
         var state: FundState? = nil
-        let store = try LedgerStore.open(at: directory, verifySignatures: true, lockWaitSeconds: lockWaitSeconds) { entry, hash in
-            if state == nil { state = try FundState(genesis: entry, hash: hash) } else { try state!.apply(entry, hash: hash) }
+        var snapshot: FundState? = nil
+        var replayed: Int64 = 0
+        let store = try LedgerStore.open(
+            at: directory, verifySignatures: true, lockWaitSeconds: lockWaitSeconds,
+            resume: {
+                // A snapshot that cannot be used is ignored: the ledger is replayed whole.
+                guard let loaded = try? Snapshot.read(in: directory) else { return nil }
+                snapshot = loaded.state
+                return LedgerStore.ResumePoint(entries: loaded.state.entryCount, head: loaded.state.head, fundId: loaded.state.fundId,
+                                               offset: loaded.offset, frontier: loaded.state.frontier)
+            },
+            resumed: { if $0 { state = snapshot } },
+            prepare: FundState.prepare
+        ) { entry, hash, prepared in
+            if state == nil { state = try FundState(genesis: entry, hash: hash) } else { try state!.apply(entry, hash: hash, prepared: prepared) }
+            replayed += 1
         }
         guard let state else { throw FundError(.notInitialized, "the ledger in \(directory.path) has no genesis entry yet") }
-        return Fund(store: store, state: state, clock: clock)
+        let fund = Fund(store: store, state: state, clock: clock)
+        fund.replayedAtOpen = replayed
+        fund.snapshotEntries = snapshot.map { $0.entryCount } ?? 0
+        fund.snapshotIfDue()
+        return fund
+    }
+
+    /// How many entries opening the ledger verified and replayed: all of them, or those
+    /// after the snapshot it started from.
+    public private(set) var replayedAtOpen: Int64 = 0
+
+    /// How many entries the snapshot on disk covers (0: none known).
+    private var snapshotEntries: Int64 = 0
+
+    /// Writes a snapshot when the ledger has grown ``Snapshot/interval`` entries past the
+    /// last one, so that the next open replays at most that many. A snapshot that cannot be
+    /// written is not an error: the ledger is what counts.
+    private func snapshotIfDue() {
+        guard state.entryCount - snapshotEntries >= Snapshot.interval else { return }
+        if (try? Snapshot.write(state, offset: store.byteCount, in: store.directory)) != nil { snapshotEntries = state.entryCount }
     }
 
     /// Checks a whole ledger file as an auditor: chain, canonical form, every signature, and
@@ -197,6 +230,7 @@ public final class Fund {
             let checked = try state.check(candidates[0], hash: hashes[0])
             try store.append(try prepared())
             state.commit(checked)
+            snapshotIfDue()
             return candidates
         }
         // Several: the rules in order on a copy, which replaces the state once all is on disk.
@@ -204,6 +238,7 @@ public final class Fund {
         for (index, entry) in candidates.enumerated() { next.commit(try next.check(entry, hash: hashes[index])) }
         try store.append(try prepared())
         state = next
+        snapshotIfDue()
         return candidates
     }
 

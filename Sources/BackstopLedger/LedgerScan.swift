@@ -186,16 +186,24 @@ public enum LedgerScan {
         }
     }
 
-    static func scan<Prepared>(fd: Int32, verifySignatures: Bool, prepare: @escaping @Sendable (Entry) -> Prepared,
+    /// Where a scan starts when it does not start at entry 0: after `head`, at byte `offset`.
+    struct Start {
+        let head: LedgerHead
+        let fundId: [UInt8]
+        let offset: UInt64
+    }
+
+    static func scan<Prepared>(fd: Int32, verifySignatures: Bool, from start: Start? = nil, prepare: @escaping @Sendable (Entry) -> Prepared,
                                visit: (Entry, [UInt8], Prepared) throws -> Void) throws -> LedgerScanResult {
-        var reader = LineReader(fd: fd)
+        if let start { guard lseek(fd, off_t(start.offset), SEEK_SET) == off_t(start.offset) else { throw LedgerError(.io, "cannot seek in the ledger: \(errnoDescription())") } }
+        var reader = LineReader(fd: fd, offset: start?.offset ?? 0)
         let keys = KeyCache()
-        var head: LedgerHead? = nil
-        var fundId: [UInt8]? = nil
+        var head: LedgerHead? = start?.head
+        var fundId: [UInt8]? = start?.fundId
         var tornTail: TornTail? = nil
 
         var batch = try readBatch(&reader)
-        var first: Int64 = 0
+        var first: Int64 = (start?.head.seq ?? -1) + 1
         var pending = Pending(batch.lines, firstSeq: first, keys: keys, verifySignatures: verifySignatures, prepare: prepare)
         while true {
             let checked = pending.wait()

@@ -103,6 +103,41 @@ public final class LedgerStore {
     /// - Throws: ``LedgerError`` `.locked` (with the holder's pid) when another process
     ///   writes, `.notFound`, `.corrupt`, `.io`, or whatever `visit` throws.
     public static func open(at directory: URL, verifySignatures: Bool = false, lockWaitSeconds: Double = 0, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
+        try open(at: directory, verifySignatures: verifySignatures, lockWaitSeconds: lockWaitSeconds, resume: { nil },
+                 prepare: { _ in () }, visit: { entry, hash, _ in try visit(entry, hash) })
+    }
+
+    /// Where a writer that already knows the first entries (from a snapshot) starts.
+    public struct ResumePoint: Sendable {
+        /// How many entries are known.
+        public let entries: Int64
+        /// The hash of the last of them.
+        public let head: [UInt8]
+        /// The hash of entry 0.
+        public let fundId: [UInt8]
+        /// The byte just after the last one's newline.
+        public let offset: UInt64
+        /// Their Merkle frontier.
+        public let frontier: MerkleFrontier
+
+        /// A resume point after `entries` entries, the last ending at byte `offset`.
+        public init(entries: Int64, head: [UInt8], fundId: [UInt8], offset: UInt64, frontier: MerkleFrontier) {
+            self.entries = entries
+            self.head = head
+            self.fundId = fundId
+            self.offset = offset
+            self.frontier = frontier
+        }
+    }
+
+    /// Opens the ledger for writing, starting after what `resume` (asked once the lock is
+    /// held) says is known, when the ledger's line ending at its offset is its head and the
+    /// tiles match; otherwise from entry 0. `resumed` tells which happened. `prepare` runs on
+    /// all cores for each entry before `visit` sees it, in order.
+    public static func open<Prepared>(at directory: URL, verifySignatures: Bool = false, lockWaitSeconds: Double = 0,
+                                      resume: () -> ResumePoint?, resumed: (Bool) throws -> Void = { _ in },
+                                      prepare: @escaping @Sendable (Entry) -> Prepared,
+                                      visit: (Entry, [UInt8], Prepared) throws -> Void) throws -> LedgerStore {
         try refuseAfterSyncFailure()
         let path = directory.appendingPathComponent(ledgerFileName).path
         guard FileManager.default.fileExists(atPath: path) else {
@@ -112,17 +147,34 @@ public final class LedgerStore {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
         do {
-            // The Merkle tiles are fed every leaf as the scan passes; they were right if the
-            // root they recorded is the ledger's root at their size.
             let tilesFolder = directory.appendingPathComponent(MerkleTiles.folderName)
-            let recorded = MerkleTiles.recorded(in: tilesFolder)
             var tiles = MerkleTiles(directory: tilesFolder)
-            var tilesMatch = recorded == nil
-            let scan = try LedgerScan.scan(fd: fd, verifySignatures: verifySignatures) { entry, hash in
-                try visit(entry, hash)
+            var start: LedgerScan.Start? = nil
+            var tilesMatch = true
+            if let point = resume(), let head = try headLine(fd: fd, point: point) {
+                start = LedgerScan.Start(head: head, fundId: point.fundId, offset: point.offset)
+                // Tiles that cannot be resumed are rebuilt from the lines after the scan.
+                if let resumedTiles = try? MerkleTiles.resume(directory: tilesFolder, frontier: point.frontier) { tiles = resumedTiles } else { tilesMatch = false }
+            }
+            try resumed(start != nil)
+            // From entry 0, the tiles are fed every leaf as the scan passes; they were right
+            // if the root they recorded is the ledger's root at their size.
+            let recorded = start == nil ? MerkleTiles.recorded(in: tilesFolder) : nil
+            if start == nil { tilesMatch = recorded == nil }
+            // Resumed tiles may already hold some of the entries read again: compared, not added.
+            let held = start == nil ? 0 : tiles.size
+            let feedTiles = start == nil || tilesMatch
+            let scan = try LedgerScan.scan(fd: fd, verifySignatures: verifySignatures, from: start, prepare: prepare) { entry, hash, prepared in
+                try visit(entry, hash, prepared)
+                guard feedTiles else { return }
+                if entry.seq < held {
+                    if try tiles.leaf(entry.seq) != hash { tilesMatch = false }
+                    return
+                }
                 try tiles.append(hash)
                 if let recorded, tiles.size == recorded.size { tilesMatch = tiles.frontier.root == recorded.root }
             }
+            if tiles.size > (scan.head?.seq ?? -1) + 1 { tilesMatch = false }
             if !tilesMatch {
                 tiles = try rebuildTiles(fd: fd, folder: tilesFolder)
             }
@@ -139,6 +191,25 @@ public final class LedgerStore {
             throw error
         }
     }
+
+    /// The head a resume point names, when the ledger's line ending at its offset is that
+    /// entry (same hash and sequence number); nil otherwise.
+    private static func headLine(fd: Int32, point: ResumePoint) throws -> LedgerHead? {
+        guard point.entries > 0, point.offset > 0 else { return nil }
+        let want = Int(min(point.offset, UInt64(Entry.maximumLineBytes + 1)))
+        var bytes = [UInt8](repeating: 0, count: want)
+        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(point.offset) - off_t(want)) }
+        guard count == want, bytes.last == 0x0A else { return nil }
+        let start = bytes.dropLast().lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        guard start > 0 || UInt64(want) == point.offset else { return nil }
+        let line = Array(bytes[start..<(want - 1)])
+        guard let hash = try? Entry.hash(line: line), hash == point.head,
+              let entry = try? Entry.decode(line: line, expectedSeq: point.entries - 1) else { return nil }
+        return LedgerHead(seq: entry.seq, hash: hash, time: entry.time)
+    }
+
+    /// How many bytes the ledger file holds (the offset of the next entry).
+    public var byteCount: UInt64 { size }
 
     /// Tiles that do not match the ledger (another ledger, a damaged or interrupted cache)
     /// are written again from the ledger's lines.

@@ -11,7 +11,11 @@ struct LineReader {
     private(set) var offset: UInt64 = 0
     private let chunkBytes = 1 << 20
 
-    init(fd: Int32) { self.fd = fd }
+    /// Reads from where `fd` is now, which is byte `offset` of the file.
+    init(fd: Int32, offset: UInt64 = 0) {
+        self.fd = fd
+        self.offset = offset
+    }
 
     enum Item {
         /// A complete line, without its newline.

@@ -158,6 +158,17 @@ public struct MerkleFrontier: Sendable, Equatable {
     /// An empty tree.
     public init() {}
 
+    /// The roots of the complete subtrees, largest first: one per 1 bit of ``size``.
+    public var subtreeRoots: [[UInt8]] { stack }
+
+    /// The frontier of `size` leaves whose complete subtrees have `subtreeRoots` (as
+    /// ``subtreeRoots`` gives them); nil when their number does not match `size`.
+    public init?(size: Int64, subtreeRoots: [[UInt8]]) {
+        guard size >= 0, subtreeRoots.count == size.nonzeroBitCount, subtreeRoots.allSatisfy({ $0.count == 32 }) else { return nil }
+        self.size = size
+        self.stack = subtreeRoots
+    }
+
     /// Adds the next leaf hash.
     public mutating func append(_ leaf: [UInt8]) {
         var hash = leaf

@@ -191,6 +191,35 @@ public final class MerkleTiles {
         return (full, partial)
     }
 
+    /// The tiles in `directory`, opened to append after the leaves of `frontier`: they
+    /// must hold exactly that many leaves with that root.
+    /// They may hold more leaves than `frontier` (entries appended after it); the caller
+    /// compares those with the ledger's (``leaf(_:)``) as it reads them again.
+    static func resume(directory: URL, frontier: MerkleFrontier) throws -> MerkleTiles {
+        let tiles = try open(directory: directory)
+        guard tiles.size >= frontier.size, try tiles.root(size: frontier.size) == frontier.root else {
+            throw LedgerError(.corrupt, "the Merkle tiles in \(directory.path) do not match")
+        }
+        // The frontier of all the leaves they hold: one complete subtree per 1 bit of the size.
+        var roots: [[UInt8]] = [], first: Int64 = 0
+        for level in stride(from: 62, through: 0, by: -1) where tiles.size & (Int64(1) << level) != 0 {
+            roots.append(try tiles.subtree(level: level, index: first >> level))
+            first += Int64(1) << level
+        }
+        guard let all = MerkleFrontier(size: tiles.size, subtreeRoots: roots) else { throw LedgerError(.corrupt, "the Merkle tiles do not match") }
+        tiles.frontier = all
+        return tiles
+    }
+
+    /// Marks the tiles of the ledger in `folder` as stale (removes their size file), so that
+    /// the next writer rebuilds them; a failure to do so is ignored (they are a cache).
+    public static func markStale(ledger folder: URL) {
+        unlink(folder.appendingPathComponent(folderName).appendingPathComponent(stateFileName).path)
+    }
+
+    /// The hash of leaf `index` (which the tiles hold).
+    func leaf(_ index: Int64) throws -> [UInt8] { try subtree(level: 0, index: index) }
+
     /// The tiles of the ledger in `folder`, holding at least `size` leaves: the ones on disk
     /// when they do and `useCache` is set, or else tiles built in memory from the ledger's
     /// lines. Whoever uses cached tiles must check what it makes from them against a root

@@ -145,7 +145,8 @@ struct ProveCommand: ParsableCommand {
                 // Before blaming the ledger, rule out a damaged tiles cache: the proof again from the lines.
                 proof = try Merkle.inclusionProof(index: seq, size: point.size, subtree: try MerkleTiles.forReading(ledger: folder, size: point.size, useCache: false).subtree)
                 if Merkle.verifyInclusion(leaf: leaf, index: seq, size: point.size, proof: proof, root: point.root) {
-                    warn("the Merkle tiles in \(SafeText.escape(folder.path))/tlog are damaged; the proof was made from the ledger itself. The next write to the ledger repairs them.")
+                    MerkleTiles.markStale(ledger: folder)
+                    warn("the Merkle tiles in \(SafeText.escape(folder.path))/tlog are damaged; the proof was made from the ledger itself, and the tiles are rebuilt when the ledger is next opened for writing.")
                 }
             }
             guard Merkle.verifyInclusion(leaf: leaf, index: seq, size: point.size, proof: proof, root: point.root) else {
@@ -175,7 +176,8 @@ struct ProveCommand: ParsableCommand {
             if !Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: proof) {
                 proof = try Merkle.consistencyProof(old: old.size, new: new.size, subtree: try MerkleTiles.forReading(ledger: folder, size: new.size, useCache: false).subtree)
                 if Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: proof) {
-                    warn("the Merkle tiles in \(SafeText.escape(folder.path))/tlog are damaged; the proof was made from the ledger itself. The next write to the ledger repairs them.")
+                    MerkleTiles.markStale(ledger: folder)
+                    warn("the Merkle tiles in \(SafeText.escape(folder.path))/tlog are damaged; the proof was made from the ledger itself, and the tiles are rebuilt when the ledger is next opened for writing.")
                 }
             }
             guard Merkle.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: proof) else {
