@@ -34,7 +34,7 @@ let package = Package(
         .executableTarget(
             name: "backstop",
             dependencies: [
-                "BackstopCrypto", "BackstopLedger", "BackstopFund",
+                "BackstopCrypto", "BackstopLedger", "BackstopFund", "CBackstopShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

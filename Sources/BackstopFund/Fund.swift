@@ -35,7 +35,16 @@ public final class Fund {
     public var tiles: MerkleTiles { store.tiles }
 
     /// Closes the ledger and releases its write lock; the fund can no longer append.
-    public func close() { store.close() }
+    ///
+    /// Before the lock is released, a snapshot is written if the ledger is
+    /// ``Snapshot/interval`` or more entries past the last one, so that the next open is fast.
+    public func close() {
+        if state.entryCount - snapshotEntries >= Snapshot.interval {
+            lastSnapshotWrite = nil
+            snapshotIfDue()
+        }
+        store.close()
+    }
 
     /// An incomplete last line that opening set aside (see ``LedgerStore/recoveredTail``).
     public var recoveredTail: TornTail? { store.recoveredTail }
@@ -116,6 +125,8 @@ public final class Fund {
         return fund
     }
 
+    deinit { close() }
+
     /// How many entries opening the ledger verified and replayed: all of them, or those
     /// after the snapshot it started from.
     public private(set) var replayedAtOpen: Int64 = 0
@@ -126,10 +137,23 @@ public final class Fund {
     /// Writes a snapshot when the ledger has grown ``Snapshot/interval`` entries past the
     /// last one, so that the next open replays at most that many. A snapshot that cannot be
     /// written is not an error: the ledger is what counts.
+    ///
+    /// A process that appends many entries (batches, a service) writes one at most every
+    /// two seconds: on a large ledger a snapshot costs tens of milliseconds.
     private func snapshotIfDue() {
         guard state.entryCount - snapshotEntries >= Snapshot.interval else { return }
-        if (try? Snapshot.write(state, offset: store.byteCount, in: store.directory)) != nil { snapshotEntries = state.entryCount }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let last = lastSnapshotWrite, now - last < 2_000_000_000 { return }
+        // The tiles first: a snapshot is resumed from only with tiles at least as long.
+        store.writeTiles()
+        if (try? Snapshot.write(state, offset: store.byteCount, in: store.directory)) != nil {
+            snapshotEntries = state.entryCount
+            lastSnapshotWrite = now
+        }
     }
+
+    /// When this process last wrote a snapshot (monotonic nanoseconds).
+    private var lastSnapshotWrite: UInt64? = nil
 
     /// Checks a whole ledger file as an auditor: chain, canonical form, every signature, and
     /// every rule by replay. Holds no lock and modifies nothing.

@@ -115,6 +115,12 @@ public struct Entry: Sendable {
         return signatures.first { !$0.publicKey.isValidSignature($0.signature, forDigest: digest) }
     }
 
+    /// The index of the first signature in `range` that does not verify, or nil.
+    func firstInvalidSignature(in range: Range<Int>) -> Int? {
+        guard let digest = signedDigest ?? (try? SHA256.hash(signedBytes)) else { return range.lowerBound }
+        return range.first { !signatures[$0].publicKey.isValidSignature(signatures[$0].signature, forDigest: digest) }
+    }
+
     static func isValidKind(_ kind: String) -> Bool {
         let bytes = Array(kind.utf8)
         guard (1...64).contains(bytes.count), bytes[0] >= UInt8(ascii: "a"), bytes[0] <= UInt8(ascii: "z") else { return false }

@@ -269,13 +269,13 @@ public enum LedgerScan {
         results.initialize(repeating: Checked())
         // Deinitialized, not only deallocated: each slot holds a decoded entry.
         defer { results.deinitialize(); results.deallocate() }
+        // 1. Each line decoded, hashed and prepared, on all cores.
         DispatchQueue.concurrentPerform(iterations: lines.count) { index in
             var result = Checked<Prepared>()
             do {
                 let entry = try Entry.decode(line: lines[index], expectedSeq: firstSeq + Int64(index), keys: keys)
                 result.entry = entry
                 result.hash = try Entry.hash(line: lines[index])
-                if verifySignatures { result.invalidSigner = entry.firstInvalidSignature()?.publicKey.fingerprint }
                 result.prepared = prepare(entry)
             } catch let error as LedgerError {
                 result = Checked(error: error)
@@ -284,8 +284,32 @@ public enum LedgerScan {
             }
             results[index] = result
         }
+        // 2. Every signature, in chunks of a few, on all cores: a petition of a thousand
+        // signatures is spread over the cores like a thousand entries.
+        if verifySignatures {
+            var tasks: [(entry: Int, signatures: Range<Int>)] = []
+            for index in 0..<lines.count {
+                guard let count = results[index].entry?.signatures.count, count > 0 else { continue }
+                for start in stride(from: 0, to: count, by: signatureChunk) { tasks.append((index, start..<min(start + signatureChunk, count))) }
+            }
+            let work = tasks
+            nonisolated(unsafe) let firstInvalid = UnsafeMutableBufferPointer<Int>.allocate(capacity: work.count)
+            firstInvalid.initialize(repeating: -1)
+            defer { firstInvalid.deallocate() }
+            DispatchQueue.concurrentPerform(iterations: work.count) { task in
+                let (index, range) = work[task]
+                guard let entry = results[index].entry else { return }
+                firstInvalid[task] = entry.firstInvalidSignature(in: range) ?? -1
+            }
+            for (task, (index, _)) in tasks.enumerated() where firstInvalid[task] >= 0 && results[index].invalidSigner == nil {
+                results[index].invalidSigner = results[index].entry!.signatures[firstInvalid[task]].publicKey.fingerprint
+            }
+        }
         return Array(results)
     }
+
+    /// Signatures of one entry checked together in the parallel step.
+    static let signatureChunk = 16
 
     /// Entry `seq` does not link to the hash of entry `seq - 1`. With one byte changed, either
     /// entry `seq - 1` was altered (and entry `seq` is intact, so entry `seq + 1` still links

@@ -46,12 +46,13 @@ public final class LedgerStore {
         self.recoveredTail = recovered
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit { close() }
 
-    /// Closes the ledger file and releases the write lock now, instead of when this object
-    /// goes away. Appending afterwards is refused.
+    /// Writes out the Merkle tiles, closes the ledger file and releases the write lock now,
+    /// instead of when this object goes away. Appending afterwards is refused.
     public func close() {
         guard fd >= 0 else { return }
+        if unflushed > 0 && (try? flushTiles()) == nil { MerkleTiles.markStale(ledger: directory) }
         Glibc.close(fd)
         fd = -1
         lock.release()
@@ -272,14 +273,34 @@ public final class LedgerStore {
         try writeDurably(bytes, seq: entries[0].entry.seq)
         head = last
         if fundId == nil { fundId = entries[0].hash }
-        // The entries are durable; the tiles are a cache. If they cannot be written, they are
-        // marked stale and rebuilt when the ledger is next opened.
+        // The entries are durable; the tiles are a cache, written out every
+        // ``tilesFlushInterval`` entries and when the ledger is closed (renaming small files
+        // between fsyncs of the ledger would make every append wait for them). If they cannot
+        // be written, they are marked stale and rebuilt when the ledger is next opened.
         do {
             for prepared in entries { try tiles.append(prepared.hash) }
-            try tiles.flush()
+            unflushed += entries.count
+            if unflushed >= Self.tilesFlushInterval { try flushTiles() }
         } catch {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(MerkleTiles.folderName).appendingPathComponent(MerkleTiles.stateFileName))
+            MerkleTiles.markStale(ledger: directory)
         }
+    }
+
+    /// Appended entries whose tiles are written out together.
+    static let tilesFlushInterval = 256
+    private var unflushed = 0
+
+    private func flushTiles() throws {
+        try tiles.flush()
+        unflushed = 0
+    }
+
+    /// Writes the Merkle tiles out now (they are otherwise written every
+    /// ``tilesFlushInterval`` entries and at close); tiles that cannot be written are marked
+    /// stale, to be rebuilt.
+    public func writeTiles() {
+        guard unflushed > 0 else { return }
+        if (try? flushTiles()) == nil { MerkleTiles.markStale(ledger: directory) }
     }
 
     private func writeDurably(_ bytes: [UInt8], seq: Int64) throws {
@@ -358,6 +379,8 @@ public struct PreparedEntry: Sendable {
     /// Its hash, SHA-256(0x00 || line).
     public let hash: [UInt8]
 
+    private static let keys = KeyCache()
+
     /// Checks `entry` as a reader would (every signature valid, the line within the limit
     /// and reading back as the same entry), encodes and hashes it.
     ///
@@ -378,8 +401,8 @@ public struct PreparedEntry: Sendable {
             throw LedgerError(.invalidEntry, seq: entry.seq, "entry is \(line.count) bytes; the limit is \(Entry.maximumLineBytes)")
         }
         // What is written must read back as the same entry; otherwise the encoder is wrong
-        // and nothing is written.
-        _ = try Entry.decode(line: line, expectedSeq: entry.seq)
+        // and nothing is written. (Keys are parsed once per process: checking a point is slow.)
+        _ = try Entry.decode(line: line, expectedSeq: entry.seq, keys: Self.keys)
         self.entry = entry
         self.line = line
         self.hash = try Entry.hash(line: line)
