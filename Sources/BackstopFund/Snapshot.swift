@@ -9,7 +9,7 @@ import Glibc
 ///
 /// `state/snapshot.json` holds the state after the first `entries` entries (everything but
 /// the used ids), the hash and time of the last of them, and where it ends in the file;
-/// `state/ids` holds the used ids, sorted. A writer uses a snapshot only when the ledger's
+/// `state/ids` holds the used ids, sorted, 16 bytes each (``UsedIds``). A writer uses a snapshot only when the ledger's
 /// line that ends at that offset hashes to that head, then verifies and replays the entries
 /// after it; any mismatch, damage or unknown format means a full replay, and a new
 /// snapshot. `Fund.verify`, and so `backstop verify`, never reads one.
@@ -38,11 +38,10 @@ enum Snapshot {
         let records = state.usedIds.sortedRecords
         let stateJSON = state.snapshotJSON
         var ids = [UInt8]()
-        ids.reserveCapacity(records.count * 24)
+        ids.reserveCapacity(records.count * 16)
         for record in records {
-            append(record.key.high, to: &ids)
-            append(record.key.low, to: &ids)
-            append(UInt64(bitPattern: record.seq), to: &ids)
+            append(record.high, to: &ids)
+            append(record.low, to: &ids)
         }
         try replace(folder.appendingPathComponent("ids"), with: ids)
         let json: JSONValue = [
@@ -93,7 +92,7 @@ enum Snapshot {
               let stateJSON = fields["state"], let stateDigest = fields["stateSha256"]?.stringValue.flatMap(Hex.decode)
         else { throw Damaged(reason: "snapshot.json is not a snapshot of this format") }
         guard try SHA256.hash(Canonical.encode(stateJSON)) == stateDigest else { throw Damaged(reason: "the state does not match its checksum") }
-        guard let ids = FileManager.default.contents(atPath: folder.appendingPathComponent("ids").path), ids.count == Int(count) * 24 else {
+        guard let ids = FileManager.default.contents(atPath: folder.appendingPathComponent("ids").path), ids.count == Int(count) * 16 else {
             throw Damaged(reason: "the ids file is missing or of the wrong size")
         }
         let bytes = [UInt8](ids)
@@ -102,8 +101,8 @@ enum Snapshot {
         records.reserveCapacity(Int(count))
         func word(_ at: Int) -> UInt64 { bytes[at..<at + 8].reduce(0) { $0 << 8 | UInt64($1) } }
         for index in 0..<Int(count) {
-            let at = index * 24
-            records.append(IdRecord(key: IdKey(high: word(at), low: word(at + 8)), seq: Int64(bitPattern: word(at + 16))))
+            let at = index * 16
+            records.append(IdRecord(high: word(at), low: word(at + 8)))
             if index > 0 && !(records[index - 1].key < records[index].key) { throw Damaged(reason: "the ids are not sorted") }
         }
         let state = try FundState(snapshot: stateJSON, usedIds: UsedIds(sorted: records))

@@ -4,10 +4,12 @@ import Glibc
 /// Every payload id used so far, each with the entry that used it, in little memory.
 ///
 /// A fund of a million entries has a million ids; a dictionary of strings would hold
-/// hundreds of bytes for each. Here an id is kept as the first 16 bytes of its SHA-256 (a
-/// collision needs about 2^64 ids) with its entry number: 24 bytes, in one sorted table
-/// searched by bisection, plus a small dictionary of the latest ids that is merged into the
-/// table, in place, when it fills.
+/// hundreds of bytes for each. Here an id is kept as the first 11 bytes (88 bits) of its
+/// SHA-256 with its entry number in 40 bits: 16 bytes, in one sorted table searched by
+/// bisection, plus a small dictionary of the latest ids that is merged into the table, in
+/// place, when it fills. Two different ids share a key with probability about n²/2^89
+/// (1.6 × 10^-15 for a million ids); making an id that shares another's key takes about
+/// 2^88 hashes.
 public struct UsedIds: Sendable, Equatable {
     private var table = IdTable()
     private var recent: [IdKey: Int64] = [:]
@@ -27,8 +29,12 @@ public struct UsedIds: Sendable, Equatable {
         return recent[key] ?? table.seq(of: key)
     }
 
+    /// The largest entry number a record holds (2^40 - 1).
+    static let maximumSeq: Int64 = (1 << 40) - 1
+
     /// Records that entry `seq` used `id` (which must be new).
     mutating func insert(_ id: String, seq: Int64) {
+        precondition((0...Self.maximumSeq).contains(seq), "entry \(seq) beyond the 2^40 a ledger may hold")
         recent[IdKey(id)] = seq
         if recent.count >= Self.recentLimit { mergeRecent() }
     }
@@ -57,14 +63,15 @@ public struct UsedIds: Sendable, Equatable {
     }
 }
 
-/// The first 16 bytes of SHA-256 of an id, as two integers (big-endian order).
+/// The first 11 bytes of SHA-256 of an id: 8 in `high`, 3 in the top of `low` (big-endian
+/// order), whose low 40 bits are zero.
 struct IdKey: Hashable, Comparable, Sendable {
     let high: UInt64
     let low: UInt64
 
     init(high: UInt64, low: UInt64) {
         self.high = high
-        self.low = low
+        self.low = low & ~IdRecord.seqMask
     }
 
     init(_ id: String) {
@@ -72,16 +79,30 @@ struct IdKey: Hashable, Comparable, Sendable {
         // any entry would already have shown.
         let digest = (try? SHA256.hash(Array(id.utf8))) ?? [UInt8](repeating: 0, count: 32)
         high = digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
-        low = digest[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+        low = digest[8..<11].reduce(0) { $0 << 8 | UInt64($1) } << 40
     }
 
     static func < (lhs: IdKey, rhs: IdKey) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
 }
 
-/// One used id: its key and the entry that used it.
+/// One used id, in 16 bytes: its key, and in the low 40 bits of `low` the entry that used it.
 struct IdRecord: Equatable, Sendable {
-    var key: IdKey
-    var seq: Int64
+    static let seqMask: UInt64 = (1 << 40) - 1
+    let high: UInt64
+    let low: UInt64
+
+    init(key: IdKey, seq: Int64) {
+        high = key.high
+        low = key.low | (UInt64(seq) & Self.seqMask)
+    }
+
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    var key: IdKey { IdKey(high: high, low: low) }
+    var seq: Int64 { Int64(low & Self.seqMask) }
 }
 
 /// The sorted records, in memory grown with `realloc` (which extends a large block in

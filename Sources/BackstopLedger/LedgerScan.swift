@@ -46,7 +46,7 @@ public struct LedgerScanResult: Sendable {
 /// order, only after it passed every check, and the failure reported is the first by sequence.
 public enum LedgerScan {
     /// Entries checked together; memory is bounded by this and ``batchBytes``.
-    static let batchEntries = 512
+    static let batchEntries = 256
     static let batchBytes = 8 << 20
 
     /// Scans the ledger file at `url`.
