@@ -15,7 +15,7 @@ public struct UsedIds: Sendable, Equatable {
     private var recent: [IdKey: Int64] = [:]
 
     /// Ids gathered before they are merged into the sorted table.
-    static let recentLimit = 65_536
+    static let recentLimit = 16_384
 
     /// No ids.
     public init() {}
