@@ -40,8 +40,6 @@ let package = Package(
         ),
         // Appends synthetic entries until killed; the crash test and the benchmarks drive it.
         .executableTarget(name: "backstop-torture", dependencies: ["BackstopLedger"]),
-        // Figures for appending and verifying: swift run -c release backstop-benchmark
-        .executableTarget(name: "backstop-benchmark", dependencies: ["BackstopFund"], path: "Benchmarks"),
         // Helpers shared by the test targets: running processes, temporary folders.
         .target(name: "BackstopTestSupport", path: "Sources/BackstopTestSupport"),
         .testTarget(name: "BackstopCryptoTests", dependencies: ["BackstopCrypto", "BackstopTestSupport"]),

@@ -166,10 +166,32 @@ struct SubmitCommand: ParsableCommand {
     @Option(help: "Instead of a proposal: a checkpoint file cosigned by the fund's witnesses (backstop cosign).")
     var checkpoint: String?
 
+    @Option(help: "Instead of a proposal: a JSON Lines file of signed payloads, {\"payload\": {...}, \"signatures\": [{\"key\": hex SPKI, \"sig\": hex DER}]}, appended in order, all or none, with one fsync.")
+    var batch: String?
+
     @Flag(help: "Print the appended entry as JSON (ok, seq, kind, id, hash, time, signers).")
     var json = false
 
     func run() throws {
+        if let batch {
+            guard proposal == nil, signature.isEmpty, checkpoint == nil else { throw CLIError.badInput("give --batch alone, without --proposal, --signature or --checkpoint") }
+            let items = try Self.readBatch(batch)
+            let fund = try openFund(try options.url(), wait: waiting.wait)
+            let entries: [Entry]
+            do {
+                entries = try fund.submit(batch: items, time: try options.writeTime())
+            } catch let error as FundError {
+                guard let seq = error.seq, seq >= fund.state.entryCount else { throw error }
+                throw FundError(error.rule, seq: seq, "line \(seq - fund.state.entryCount + 1) of \(SafeText.escape(batch)): \(error.reason); nothing was appended")
+            }
+            if json {
+                print(String(decoding: Canonical.encode(["ok": true, "appended": .integer(Int64(entries.count)),
+                                                         "first": .integer(entries.first?.seq ?? 0), "last": .integer(entries.last?.seq ?? 0)]), as: UTF8.self))
+            } else {
+                print("appended \(entries.count) entries, \(entries.first?.seq ?? 0) to \(entries.last?.seq ?? 0), with one write and one fsync")
+            }
+            return
+        }
         if let checkpoint {
             guard proposal == nil, signature.isEmpty else { throw CLIError.badInput("give either --checkpoint, or --proposal with --signature") }
             let (note, point) = try readNote(checkpoint)
@@ -205,6 +227,40 @@ struct SubmitCommand: ParsableCommand {
             }
         }
         reportAppended(entry, fund, json: json, extra: extra, text)
+    }
+}
+
+extension SubmitCommand {
+    /// The lines of a batch file, each a signed payload: refused whole, naming the line, when
+    /// one cannot be read.
+    static func readBatch(_ path: String) throws -> [Fund.BatchItem] {
+        let text = try Files.readText(path, what: "batch file", limit: 1 << 30)
+        var items: [Fund.BatchItem] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            func bad(_ reason: String) -> CLIError { CLIError.badInput("line \(index + 1) of \(SafeText.escape(path)): \(reason); nothing was appended") }
+            guard case .object(let fields)? = try? JSONParser.parse(Array(line.utf8)), fields.count == 2,
+                  let payloadJSON = fields["payload"], let list = fields["signatures"]?.arrayValue
+            else { throw bad("expected {\"payload\": {...}, \"signatures\": [...]}") }
+            let payload: Payload
+            do { payload = try Payload(payloadJSON) } catch { throw bad(error.reason) }
+            guard payload.kind != .genesis else { throw bad("a genesis payload starts a ledger") }
+            var signatures: [EntrySignature] = []
+            for (number, item) in list.enumerated() {
+                guard let pair = item.objectValue, pair.count == 2, let keyHex = pair["key"]?.stringValue, let keyDER = Hex.decode(keyHex),
+                      let sigHex = pair["sig"]?.stringValue, let sigDER = Hex.decode(sigHex)
+                else { throw bad("signature \(number + 1) is not {\"key\": hex, \"sig\": hex}") }
+                do {
+                    // Verified once, with the rest of the batch, by the fund.
+                    let key = try PublicKey(derRepresentation: keyDER)
+                    signatures.append(EntrySignature(publicKey: key, signature: try ECDSASignature(derRepresentation: sigDER, curve: key.curve, policy: .intake)))
+                } catch let error as CryptoError {
+                    throw bad("signature \(number + 1): \(error)")
+                }
+            }
+            items.append(Fund.BatchItem(kind: payload.kind, payload: payloadJSON, signatures: signatures))
+        }
+        guard !items.isEmpty else { throw CLIError.badInput("\(SafeText.escape(path)) holds no payload") }
+        return items
     }
 }
 

@@ -23,6 +23,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Folder of the demo keys.")
     var keys: String = "Keys/demo"
 
+    @Option(help: "Then grow the ledger by this many contributions (signed by the demo members, appended in batches), to time verify on a large real ledger.")
+    var contributions: Int = 0
+
     func run() throws {
         guard !FileManager.default.fileExists(atPath: ledger) else {
             throw CLIError.badInput("\(ledger) already exists; choose another --ledger or remove it")
@@ -35,8 +38,10 @@ struct DemoCommand: ParsableCommand {
             throw CLIError.badInput("\(work) already exists (the demo's work files go there); choose another --ledger or remove it")
         }
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        guard (0...10_000_000).contains(contributions) else { throw CLIError.badInput("--contributions \(contributions): 0 to 10,000,000") }
         var demo = Demo(ledger: ledger, keys: keys, work: work)
         try demo.run()
+        if contributions > 0 { try demo.grow(by: contributions) }
     }
 }
 
@@ -243,6 +248,34 @@ private struct Demo {
 
         say("The fund's status.")
         try backstop(["status", "--ledger", ledger])
+    }
+
+    /// Appends `count` contributions by the three members, a minute apart in batches of
+    /// 1,000 (each batch one write and one fsync), then verifies the whole ledger.
+    mutating func grow(by count: Int) throws {
+        say("Growing the ledger by \(count) contributions of the three members, in batches of 1,000, then verifying it whole.")
+        let members = try ["exchange-a", "wallet-b", "broker-c"].map { ($0, try Files.privateKey(key($0), passphraseFile: nil)) }
+        advance(days: 1)
+        let start = clock
+        let fund = try Fund.open(at: URL(fileURLWithPath: ledger), clock: { [start] in start })
+        defer { fund.close() }
+        var done = 0
+        while done < count {
+            let size = min(1_000, count - done)
+            let state = fund.state
+            let items = try BenchLedger.sign((0..<size).map { index in
+                let (member, key) = members[(done + index) % members.count]
+                let payload = Payloads.make(ContributionPayload(member: member, asset: "USDC", amount: Amount(1_000_000), period: state.period(of: start),
+                                                                reference: "grow-\(done + index)"), for: state, expires: start.adding(seconds: 86_400)!)
+                return (EntryKind.contribution, payload, [key])
+            })
+            try fund.submit(batch: items, time: start)
+            done += size
+            if count >= 10_000 && done % 100_000 == 0 { print("\(done) contributions appended") }
+        }
+        print("appended \(count) contributions; the ledger holds \(fund.state.entryCount) entries")
+        fund.close()
+        try backstop(["verify", "--ledger", ledger])
     }
 }
 

@@ -248,12 +248,69 @@ struct FundCLITests {
         #expect(try backstop("verify", "--ledger", ledger, "--checkpoint", path("cp.txt")).stdout.contains("extends the checkpoint of \(lines.count) entries"))
     }
 
+    @Test("submit --batch appends a file of signed payloads with one fsync, or nothing, naming the line that is wrong")
+    func batchFile() throws {
+        let (directory, ledger) = try demoLedger()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = URL(fileURLWithPath: ledger + "/ledger.jsonl")
+        let state = try Fund.verify(file: file).0
+        let key = try PrivateKey(pemRepresentation: String(contentsOfFile: "\(Self.keys)/exchange-a.key.pem", encoding: .utf8))
+        let time = Timestamp(secondsSinceEpoch: Int64(Date().timeIntervalSince1970))!
+        func line(_ reference: String, id: String = Payloads.newId(), signer: PrivateKey? = nil) throws -> String {
+            let payload = Payloads.make(ContributionPayload(member: "exchange-a", asset: "USDC", amount: Amount(1_000_000), period: state.period(of: time),
+                                                            reference: reference), for: state, id: id, expires: time.adding(seconds: 3_600)!)
+            let signature = try (signer ?? key).signature(for: Canonical.encode(payload))
+            let object: JSONValue = ["payload": payload, "signatures": [["key": .string(Hex.encode(key.publicKey.derRepresentation)), "sig": .string(Hex.encode(signature.derRepresentation))]]]
+            return String(decoding: Canonical.encode(object), as: UTF8.self)
+        }
+        func submit(_ lines: [String]) throws -> ProcessResult {
+            let path = directory.appendingPathComponent("batch-\(UUID().uuidString).jsonl").path
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return try backstop("submit", "--ledger", ledger, "--batch", path)
+        }
+        let before = try Data(contentsOf: file)
+        let stranger = try PrivateKey(generatingOn: .p256)
+        let forged = try submit([try line("a"), try line("b", signer: stranger), try line("c")])
+        #expect(forged.status == 1 && forged.stderr.contains("line 2 of") && forged.stderr.contains("does not verify") && forged.stderr.contains("nothing was appended"), "\(forged.stderr)")
+        let garbled = try submit([try line("a"), "{\"payload\": 1}"])
+        #expect(garbled.status == 2 && garbled.stderr.contains("line 2 of"), "\(garbled.stderr)")
+        let replayed = try submit([try line("a", id: "same-id"), try line("b"), try line("c", id: "same-id")])
+        #expect(replayed.status == 1 && replayed.stderr.contains("line 3 of") && replayed.stderr.contains("[rule replayedId]"), "\(replayed.stderr)")
+        #expect(try Data(contentsOf: file) == before)
+        let good = try submit([try line("a"), try line("b"), try line("c")])
+        #expect(good.status == 0 && good.stdout.contains("appended 3 entries, 24 to 26, with one write and one fsync"), "\(good.stdout)\(good.stderr)")
+        #expect(try backstop("verify", "--ledger", ledger).stdout.contains("intact: 27 entries"))
+    }
+
+    @Test("demo --contributions grows the demo ledger in batches and verifies it; bench prints well-formed figures on a tiny ledger")
+    func growAndBench() throws {
+        let directory = try makeTemporaryDirectory("backstop-grow")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ledger = directory.appendingPathComponent("ledger").path
+        let grown = try backstop("demo", "--ledger", ledger, "--keys", Self.keys, "--contributions", "2500")
+        #expect(grown.status == 0 && grown.stdout.contains("appended 2500 contributions; the ledger holds 2524 entries"), "\(grown.stderr)")
+        #expect(grown.stdout.contains("intact: 2524 entries"))
+        #expect(try backstop("verify", "--ledger", ledger).status == 0)
+        #expect(try backstop("demo", "--ledger", directory.appendingPathComponent("x").path, "--contributions", "-1").status == 2)
+
+        let bench = try backstop("bench", "--entries", "120", "--seconds", "0.05", "--appends", "5", "--json")
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let figures = try #require(try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
+        for key in ["rawVerify1", "rawVerifyAll", "entries", "signatures", "verifySignaturesPerSecond", "verifyRatioToRaw", "verify1RatioToRaw",
+                    "speedUp", "verifyPeakKiB", "singleAppendsPerSecond", "batchedAppendsPerSecond", "openMs", "openAndAppendCommandMs", "inclusionProofMakeMs"] {
+            #expect(figures[key] != nil, "bench --json lacks \(key)")
+        }
+        #expect((figures["entries"] as? Int ?? 0) >= 120 && (figures["signatures"] as? Int ?? 0) > 1_000)
+        #expect((figures["verifyPeakKiB"] as? Int ?? 0) > 1_000)
+        #expect(try backstop("bench", "--entries", "5").stderr.contains("--entries 5: at least 100"))
+    }
+
     @Test("every verb has --help with an example")
     func help() throws {
         for verb in [["genesis", "draft"], ["init"], ["propose", "release"], ["approve"], ["submit"], ["contribute"], ["claim", "file"],
                      ["petition", "draft"], ["petition", "sign"], ["petition", "submit"], ["status"], ["log"], ["verify"], ["inspect"], ["demo"],
                      ["key", "generate"], ["signature", "verify"], ["checkpoint"], ["cosign"], ["prove", "inclusion"],
-                     ["prove", "consistency"], ["check-proof"], ["mirror"]] {
+                     ["prove", "consistency"], ["check-proof"], ["mirror"], ["bench"]] {
             let result = try runProcess(productsDirectory.appendingPathComponent("backstop").path, verb + ["--help"])
             #expect(result.status == 0 && result.stdout.contains("Example: backstop"), "\(verb)")
         }

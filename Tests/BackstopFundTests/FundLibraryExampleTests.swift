@@ -68,4 +68,14 @@ func fundLibraryExample() throws {
     let leaf = try Entry.hash(line: Array(line.utf8))
     #expect(Merkle.verifyInclusion(leaf: leaf, index: 1, size: point.size, proof: proof, root: point.root))
     #expect(!Merkle.verifyInclusion(leaf: leaf, index: 0, size: point.size, proof: proof, root: point.root))
+
+    // Many actions at once.
+    let batch = try (1...3).map { n in
+        let payload = Payloads.make(ContributionPayload(member: "exchange-a", asset: "USDC", amount: Amount(1_000_000),
+                                                        period: fund.state.period(of: now), reference: "tx-\(n)"),
+                                    for: fund.state, expires: now.adding(seconds: 3_600)!)
+        return Fund.BatchItem(kind: .contribution, payload: payload, signatures: try Payloads.sign(payload, with: [member]))
+    }
+    let appended = try fund.submit(batch: batch, time: now)
+    #expect(appended.map(\.seq) == [3, 4, 5])
 }
