@@ -80,22 +80,43 @@ enum Snapshot {
 
     // MARK: Reading
 
+    /// The bytes of `url`, read with one `read` per megabyte; nil when it does not exist.
+    private static func readFile(_ url: URL) throws -> [UInt8]? {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { if errno == ENOENT { return nil }; throw Damaged(reason: "\(url.lastPathComponent) cannot be read") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Damaged(reason: "\(url.lastPathComponent) cannot be read") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, min($0.count - done, 1 << 20)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw Damaged(reason: "\(url.lastPathComponent) ended early") }
+            done += count
+        }
+        return bytes
+    }
+
     /// The snapshot in `directory`, or nil when there is none; throws ``Damaged`` when there
     /// is one that cannot be used.
     static func read(in directory: URL) throws -> Loaded? {
         let folder = directory.appendingPathComponent(folderName)
-        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("snapshot.json").path) else { return nil }
-        guard case .object(let fields)? = try? JSONParser.parseCanonical([UInt8](data)), fields["format"]?.stringValue == format,
+        guard let text = try readFile(folder.appendingPathComponent("snapshot.json")) else { return nil }
+        guard let (json, stateRange) = try? JSONParser.parseCanonical(text, member: "state"), case .object(let fields) = json,
+              let stateRange, fields["format"]?.stringValue == format,
               let entries = fields["entries"]?.integerValue, entries > 0, let head = fields["head"]?.stringValue.flatMap(Hex.decode), head.count == 32,
               let offset = fields["offset"]?.integerValue, offset > 0,
               let count = fields["ids"]?["count"]?.integerValue, let digest = fields["ids"]?["sha256"]?.stringValue.flatMap(Hex.decode),
               let stateJSON = fields["state"], let stateDigest = fields["stateSha256"]?.stringValue.flatMap(Hex.decode)
         else { throw Damaged(reason: "snapshot.json is not a snapshot of this format") }
-        guard try SHA256.hash(Canonical.encode(stateJSON)) == stateDigest else { throw Damaged(reason: "the state does not match its checksum") }
-        guard let ids = FileManager.default.contents(atPath: folder.appendingPathComponent("ids").path), ids.count == Int(count) * 16 else {
+        // The state's canonical bytes are its bytes in the canonical file.
+        guard try text.withUnsafeBytes({ try SHA256.hash(UnsafeRawBufferPointer(rebasing: $0[stateRange])) }) == stateDigest else {
+            throw Damaged(reason: "the state does not match its checksum")
+        }
+        guard let bytes = try readFile(folder.appendingPathComponent("ids")), bytes.count == Int(count) * 16 else {
             throw Damaged(reason: "the ids file is missing or of the wrong size")
         }
-        let bytes = [UInt8](ids)
         guard try SHA256.hash(bytes) == digest else { throw Damaged(reason: "the ids file does not match the snapshot") }
         var records: [IdRecord] = []
         records.reserveCapacity(Int(count))

@@ -80,6 +80,8 @@ struct VerifyCommand: ParsableCommand {
                 summary["head"] = result.head.map { .string(Hex.encode($0.hash)) } ?? .null
                 summary["fundId"] = result.fundId.map { .string(Hex.encode($0)) } ?? .null
                 summary["tornTailBytes"] = .integer(Int64(result.tornTail?.byteCount ?? 0))
+                summary["seconds"] = .string(String(format: "%.2f", elapsedSeconds))
+                if let peak = peakResidentKiB() { summary["peakMemoryKiB"] = .integer(Int64(peak)) }
                 summary["checkpoint"] = checkpointReport.map { .object($0) } ?? .null
             }
             if let failure {
@@ -103,6 +105,13 @@ struct VerifyCommand: ParsableCommand {
             throw CLIError.refused("NOT intact: \(failure)")
         }
     }
+}
+
+/// This process's peak resident memory so far (VmHWM), in KiB, when Linux tells it.
+func peakResidentKiB() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+    return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
 }
 
 /// A one-line progress display on standard error, for terminals only.
