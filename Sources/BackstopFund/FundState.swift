@@ -223,7 +223,7 @@ public struct FundState: Sendable, Equatable {
     /// Each witness's latest cosignature time, which its next one may not precede.
     public internal(set) var witnessTimes: [String: Int64] = [:]
     /// The times of the entries after the last recorded checkpoint.
-    var uncheckpointedTimes: [Timestamp] = []
+    var uncheckpointedTimes = TimeRuns()
 
     /// The period that `time` falls in (0 from the genesis time).
     public func period(of time: Timestamp) -> Int64 {
@@ -249,8 +249,7 @@ public struct FundState: Sendable, Equatable {
     /// The time of entry `seq`, if it is after the last recorded checkpoint.
     func entryTime(seq: Int64) -> Timestamp? {
         let index = seq - checkpointSize
-        guard index >= 0, index < Int64(uncheckpointedTimes.count) else { return nil }
-        return uncheckpointedTimes[Int(index)]
+        return uncheckpointedTimes.time(at: index)
     }
 
     /// The effect of a recorded checkpoint of `size` entries whose witnesses had seen it by
@@ -263,7 +262,7 @@ public struct FundState: Sendable, Equatable {
         let attested = Timestamp(secondsSinceEpoch: reached)!
         if witnessedTime.map({ attested > $0 }) ?? true { witnessedTime = attested }
         for (name, time) in times { witnessTimes[name] = time }
-        uncheckpointedTimes.removeFirst(Int(min(Int64(uncheckpointedTimes.count), size - checkpointSize)))
+        uncheckpointedTimes.removeFirst(size - checkpointSize)
         checkpointSize = size
     }
 
@@ -301,5 +300,58 @@ public struct FundState: Sendable, Equatable {
     /// The last moment a period's dues may be paid before the member is in arrears.
     public func deadline(ofPeriod period: Int64) -> Timestamp? {
         start(ofPeriod: period + 1)?.adding(seconds: policy.graceSeconds)
+    }
+}
+
+/// The times of consecutive entries, as runs of equal times: entry times never go back and
+/// often repeat (a batch shares one), so a million of them take a few runs.
+struct TimeRuns: Sendable, Equatable {
+    struct Run: Sendable, Equatable {
+        var time: Timestamp
+        var count: Int64
+    }
+
+    private(set) var runs: [Run] = []
+    /// How many times it holds.
+    private(set) var count: Int64 = 0
+
+    init() {}
+
+    init(runs: [Run]) {
+        self.runs = runs
+        count = runs.reduce(0) { $0 + $1.count }
+    }
+
+    mutating func append(_ time: Timestamp) {
+        if runs.last?.time == time { runs[runs.count - 1].count += 1 } else { runs.append(Run(time: time, count: 1)) }
+        count += 1
+    }
+
+    /// The time at `index` (0 is the first held), or nil.
+    func time(at index: Int64) -> Timestamp? {
+        guard index >= 0, index < count else { return nil }
+        var rest = index
+        for run in runs {
+            if rest < run.count { return run.time }
+            rest -= run.count
+        }
+        return nil
+    }
+
+    /// Drops the first `n` times (all of them if there are fewer).
+    mutating func removeFirst(_ n: Int64) {
+        var left = min(max(n, 0), count)
+        count -= left
+        var drop = 0
+        while left > 0, drop < runs.count {
+            if runs[drop].count <= left {
+                left -= runs[drop].count
+                drop += 1
+            } else {
+                runs[drop].count -= left
+                left = 0
+            }
+        }
+        runs.removeFirst(drop)
     }
 }

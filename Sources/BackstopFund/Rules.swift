@@ -136,7 +136,7 @@ extension FundState {
         head = checked.hash
         lastTime = checked.entry.time
         frontier.append(checked.hash)
-        if witnesses != nil { uncheckpointedTimes.append(checked.entry.time) }
+        uncheckpointedTimes.append(checked.entry.time)
         checkInvariants()
     }
 

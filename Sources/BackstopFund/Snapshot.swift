@@ -218,7 +218,7 @@ extension FundState {
             "frontier": ["size": .integer(frontier.size), "roots": .array(frontier.subtreeRoots.map { .string(Hex.encode($0)) })],
             "checkpointSize": .integer(checkpointSize), "witnessedTime": optional(witnessedTime),
             "witnessTimes": .object(witnessTimes.mapValues { .integer($0) }),
-            "uncheckpointedTimes": .array(uncheckpointedTimes.map { .string($0.description) }),
+            "uncheckpointedTimes": .array(uncheckpointedTimes.runs.map { [.string($0.time.description), .integer($0.count)] }),
         ]
     }
 
@@ -297,10 +297,11 @@ extension FundState {
             guard let time = value.integerValue else { throw damaged("witnessTimes") }
             return time
         }
-        uncheckpointedTimes = try s.array("uncheckpointedTimes").map { value in
-            guard let time = value.stringValue.flatMap(Timestamp.init) else { throw damaged("uncheckpointedTimes") }
-            return time
-        }
+        uncheckpointedTimes = TimeRuns(runs: try s.array("uncheckpointedTimes").map { value in
+            guard let pair = value.arrayValue, pair.count == 2, let time = pair[0].stringValue.flatMap(Timestamp.init),
+                  let count = pair[1].integerValue, count > 0 else { throw damaged("uncheckpointedTimes") }
+            return TimeRuns.Run(time: time, count: count)
+        })
         guard frontier.size == entryCount else { throw damaged("frontier size") }
     }
 }

@@ -1,4 +1,5 @@
 @testable import BackstopFund
+import BackstopLedger
 import Testing
 
 @Suite("Used payload ids: a sorted table and recent ids, against a plain dictionary")
@@ -28,5 +29,28 @@ struct UsedIdsTests {
         for (id, seq) in reference.sorted(by: { $0.value > $1.value }) { other.insert(id, seq: seq) }
         #expect(other == before && other != ids)
         #expect(UsedIds(sorted: before.sortedRecords) == before)
+    }
+
+    @Test("entry times kept as runs answer every index as a plain array would, across removals")
+    func timeRuns() {
+        var runs = TimeRuns()
+        var plain: [Timestamp] = []
+        var generator = SystemRandomNumberGenerator()
+        var time = Timestamp("2026-01-01T00:00:00Z")!
+        for _ in 0..<5_000 {
+            if Int.random(in: 0..<4, using: &generator) == 0 { time = time.adding(seconds: Int64.random(in: 1...100, using: &generator))! }
+            runs.append(time)
+            plain.append(time)
+            if Int.random(in: 0..<200, using: &generator) == 0 {
+                let n = Int.random(in: 0...plain.count, using: &generator)
+                runs.removeFirst(Int64(n))
+                plain.removeFirst(n)
+            }
+        }
+        #expect(runs.count == Int64(plain.count) && runs.runs.count < plain.count / 2)
+        #expect(plain.indices.allSatisfy { runs.time(at: Int64($0)) == plain[$0] })
+        #expect(runs.time(at: Int64(plain.count)) == nil && runs.time(at: -1) == nil)
+        runs.removeFirst(Int64(plain.count) + 10)
+        #expect(runs.count == 0 && runs.runs.isEmpty)
     }
 }

@@ -133,7 +133,7 @@ extension FundState {
         self.usedIds.insert(payload.header.id, seq: 0)
         self.witnesses = genesis.witnesses
         self.frontier.append(hash)
-        if genesis.witnesses != nil { self.uncheckpointedTimes = [time] }
+        self.uncheckpointedTimes.append(time)
     }
 }
 

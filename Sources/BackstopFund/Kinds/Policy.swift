@@ -95,7 +95,6 @@ public struct PolicyPayload: KindRules {
         state.policy = policy
         state.releaseDelaySeconds = releaseDelaySeconds
         if let witnesses {
-            if state.witnesses == nil { state.uncheckpointedTimes = [] }
             state.witnesses = witnesses
         }
     }
