@@ -71,6 +71,8 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
     public static func < (lhs: Amount, rhs: Amount) -> Bool { lhs.minorUnits < rhs.minorUnits }
     /// The sum.
     public static func + (lhs: Amount, rhs: Amount) -> Amount { Amount(lhs.minorUnits + rhs.minorUnits) }
+    /// Adds in place.
+    public static func += (lhs: inout Amount, rhs: Amount) { lhs = lhs + rhs }
     /// The difference; the caller has checked that `lhs >= rhs`.
     public static func - (lhs: Amount, rhs: Amount) -> Amount {
         precondition(lhs >= rhs, "amount would go negative")

@@ -51,7 +51,7 @@ extension FundState {
         }
         if let recordedAs {
             problems.append(.init(code: "alreadyRecorded", message: "already recorded as entry \(recordedAs)"))
-        } else if let used = usedIds[header.id] {
+        } else if let used = usedIds[idKey(payload)] {
             problems.append(.init(code: "idUsed", message: "id \(header.id) is already used by entry \(used), for something else"))
         }
 

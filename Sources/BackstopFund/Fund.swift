@@ -359,7 +359,7 @@ public final class Fund {
 
     /// The entry of the ledger `file` (whose state is `state`) that records `payload`'s action.
     public static func recorded(_ payload: Payload, state: FundState, file: URL) throws -> Int64? {
-        guard let seq = state.usedIds[payload.header.id] else { return nil }
+        guard let seq = state.usedIds[state.idKey(payload)] else { return nil }
         let stored = try LedgerScan.entry(file: file, seq: seq)
         return sameAction(stored.body, payload.json, kind: payload.kind) && stored.kind == payload.kind.rawValue ? seq : nil
     }

@@ -12,6 +12,8 @@ public struct FundError: Error, Sendable, Equatable, CustomStringConvertible {
         case unknownRelease, releaseNotPending, tooEarly
         case timeBackwards, timeAhead, notInitialized
         case checkpointMismatch, quorum
+        case unknownContribution, receiptLate, overReceipt, overReserves, restitutionMismatch, overAccountCap
+        case unknownAssessor, assessorTooRecent, assessmentOrder, assessmentOverdue, wrongVersion
     }
 
     /// The rule that said no.

@@ -64,6 +64,90 @@ public struct Member: Sendable, Hashable {
     public internal(set) var status: Status
     /// When the member was admitted; dues run from that period.
     public let admittedAt: Timestamp
+    /// Where the platform is registered (a jurisdiction code), when its admission said.
+    public let jurisdiction: String?
+}
+
+/// A member's declared contribution not yet confirmed by a receipt (rules version 2).
+public struct Declaration: Sendable, Hashable {
+    /// The member that declared it.
+    public let member: String
+    /// The contribution's payload id (unique per member).
+    public let id: String
+    /// The asset.
+    public let asset: String
+    /// The amount declared, in minor units.
+    public let amount: Amount
+    /// The dues period it pays.
+    public let period: Int64
+    /// The member's reference (transaction id, bank reference).
+    public let reference: String
+    /// When it was recorded; a receipt must confirm it within the receipt deadline.
+    public let declaredAt: Timestamp
+    /// The entry that recorded it.
+    public let seq: Int64
+}
+
+/// Per member and asset: what it declared, and what receipts confirmed.
+public struct MemberMoney: Sendable, Hashable {
+    /// Every amount declared.
+    public internal(set) var declared = Amount.zero
+    /// What receipts confirmed was received.
+    public internal(set) var confirmed = Amount.zero
+    /// The declared amounts of the declarations that receipts closed (confirmed may be less).
+    public internal(set) var closed = Amount.zero
+    /// Declared and not closed by a receipt: pending or lapsed.
+    public var unconfirmed: Amount { declared - closed }
+}
+
+/// What a `reserves` entry attested the fund's wallets held.
+public struct ReserveAttestation: Sendable, Hashable {
+    /// When the holdings were observed.
+    public let asOf: Timestamp
+    /// The entry that recorded it.
+    public let seq: Int64
+    /// Per asset, what the wallets held (an asset not named held nothing).
+    public let holdings: [String: Amount]
+    /// Per asset, the wallet addresses.
+    public let wallets: [String: [String]]
+}
+
+/// An assessor registered by the delegates.
+public struct Assessor: Sendable, Hashable {
+    /// The assessor's id.
+    public let id: String
+    /// The firm.
+    public let firm: String
+    /// The key that signs its assessments.
+    public let key: PublicKey
+    /// False once the delegates retired it.
+    public let active: Bool
+}
+
+/// One recorded assessment of a member.
+public struct Assessment: Sendable, Hashable {
+    /// Founding, after a major upgrade, or periodic.
+    public enum Kind: String, Sendable, CaseIterable { case founding, majorUpgrade = "major-upgrade", periodic }
+    /// The assessor.
+    public let assessor: String
+    /// The date of the assessment (the report's date).
+    public let date: Timestamp
+    /// Its kind.
+    public let kind: Kind
+    /// SHA-256 (hex) of the report.
+    public let report: String
+    /// The entry that recorded it.
+    public let seq: Int64
+}
+
+/// A delegate-signed list of the platforms registered in a jurisdiction.
+public struct JurisdictionRegistry: Sendable, Hashable {
+    /// The platforms' names.
+    public let platforms: [String]
+    /// When the list was current.
+    public let asOf: Timestamp
+    /// The entry that recorded it.
+    public let seq: Int64
 }
 
 /// Per-asset money of the fund. Invariant: reserved + paid <= contributed.
@@ -158,6 +242,8 @@ public struct Release: Sendable, Hashable {
     /// In a fund with witnesses: the time by which a quorum of witnesses had seen a
     /// checkpoint that includes this release; the delay runs from it. Nil until then.
     public internal(set) var witnessedAt: Timestamp?
+    /// The restitution list the release pays into, if it named one.
+    public internal(set) var restitution: RestitutionSummary?
 }
 
 /// The fund: everything derived by replaying the ledger's entries through the rules.
@@ -224,6 +310,27 @@ public struct FundState: Sendable, Equatable {
     public internal(set) var witnessTimes: [String: Int64] = [:]
     /// The times of the entries after the last recorded checkpoint.
     var uncheckpointedTimes = TimeRuns()
+    /// The rules version the genesis declared (``RulesVersion``).
+    public internal(set) var version: Int64 = 1
+    /// Receipt deadline, account caps, assessments for claims, mandatory jurisdictions.
+    public internal(set) var safeguards = Safeguards.defaults
+    /// Declared contributions awaiting a receipt, by ``declarationKey(member:id:)``.
+    public internal(set) var declarations: [String: Declaration] = [:]
+    /// Per member, per asset: declared and confirmed.
+    public internal(set) var memberMoney: [String: [String: MemberMoney]] = [:]
+    /// The latest reserve attestation.
+    public internal(set) var reserves: ReserveAttestation?
+    /// Per asset, paid by settlements since the latest attestation.
+    public internal(set) var paidSinceAttestation: [String: Amount] = [:]
+    /// Registered assessors by id.
+    public internal(set) var assessors: [String: Assessor] = [:]
+    /// Per member, its assessments in order.
+    public internal(set) var assessments: [String: [Assessment]] = [:]
+    /// Per jurisdiction, the latest registry of platforms.
+    public internal(set) var registries: [String: JurisdictionRegistry] = [:]
+
+    /// The key of a declaration in ``declarations``.
+    public static func declarationKey(member: String, id: String) -> String { "\(member) \(id)" }
 
     /// The period that `time` falls in (0 from the genesis time).
     public func period(of time: Timestamp) -> Int64 {

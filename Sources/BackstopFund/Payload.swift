@@ -5,12 +5,13 @@ import BackstopLedger
 public enum EntryKind: String, Sendable, CaseIterable {
     case genesis, admit, memberStatus = "member-status", memberKey = "member-key", contribution
     case claim, reject, release, cancel, settle, rotate, policy, checkpoint
+    case receipt, reserves, assessor, assessment, registry
 
     /// The payload's `domain`.
     public var domain: String { "backstop/v1/\(rawValue)" }
 
     /// True for the kinds that need a threshold of delegates (and name a `delegateSet`).
-    public var isDelegateAction: Bool { ![.contribution, .claim, .checkpoint].contains(self) }
+    public var isDelegateAction: Bool { ![.contribution, .claim, .checkpoint, .assessment].contains(self) }
 
     /// The kind a `domain` names, or nil.
     public init?(domain: String) {
@@ -37,6 +38,11 @@ public enum EntryKind: String, Sendable, CaseIterable {
         case .rotate: RotatePayload.self
         case .policy: PolicyPayload.self
         case .checkpoint: CheckpointPayload.self
+        case .receipt: ReceiptPayload.self
+        case .reserves: ReservesPayload.self
+        case .assessor: AssessorPayload.self
+        case .assessment: AssessmentPayload.self
+        case .registry: RegistryPayload.self
         }
     }
 }
@@ -72,6 +78,9 @@ protocol KindRules: PayloadBody {
     func summary(in state: FundState, _ entry: RuleContext) -> String
     /// Who must sign, and who may.
     func signers(in state: FundState) throws(FundError) -> SignerPolicy
+    /// Whose ids the payload's id is among (rules version 2): "member exchange-a",
+    /// "delegates release", "petitions". Ids are unique within a scope.
+    func idScope(_ header: PayloadHeader) -> String
     /// Every check of the kind's rule; changes nothing.
     func check(in state: FundState, _ entry: RuleContext) throws(FundError)
     /// The effect, once every check has passed. Cannot fail.
@@ -80,6 +89,21 @@ protocol KindRules: PayloadBody {
 
 extension KindRules {
     func assetsNamed(in state: FundState) -> [String] { [] }
+    func idScope(_ header: PayloadHeader) -> String { "delegates \(Self.kind.rawValue)" }
+}
+
+extension FundState {
+    /// The key under which a payload's id is recorded in ``usedIds``: the id alone in a
+    /// version-1 fund; in version 2 the id within its signer's scope ("member exchange-a
+    /// contribution-7"), so that no signer can consume another's id.
+    public func idKey(_ payload: Payload) -> String {
+        guard let body = payload.rules else { return payload.header.id }
+        return idKey(payload.header, body)
+    }
+
+    func idKey(_ header: PayloadHeader, _ body: any KindRules) -> String {
+        version >= 2 ? "\(body.idScope(header)) \(header.id)" : header.id
+    }
 }
 
 /// One delegate of a set, as a payload names it for the people who sign it. Two are equal

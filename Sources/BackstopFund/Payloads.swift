@@ -14,15 +14,18 @@ public enum Payloads {
         return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
-    /// The genesis payload. Sign it with at least `threshold` of `delegates`.
+    /// The genesis payload. Sign it with at least `threshold` of `delegates`. `version` 1
+    /// makes a fund with the rules from before confirmed receipts (for tests of old ledgers).
     public static func genesis(
         id: String = newId(), expires: Timestamp, name: String, assets: [(symbol: String, decimals: Int)],
         delegates: [Delegate], threshold: Int = 4, petitionThreshold: Int = 100,
-        policy: ContributionPolicy, releaseDelaySeconds: Int64 = 86_400, witnesses: WitnessPolicy? = .delegates
+        policy: ContributionPolicy, releaseDelaySeconds: Int64 = 86_400, witnesses: WitnessPolicy? = .delegates,
+        safeguards: Safeguards = .defaults, version: Int64 = RulesVersion.current
     ) -> JSONValue {
         let body = GenesisPayload(name: name, assets: assets.map { AssetDeclaration(symbol: $0.symbol, decimals: $0.decimals) },
                                   delegates: delegates, threshold: threshold, petitionThreshold: petitionThreshold,
-                                  policy: policy, releaseDelaySeconds: releaseDelaySeconds, witnesses: witnesses)
+                                  policy: policy, releaseDelaySeconds: releaseDelaySeconds, witnesses: witnesses,
+                                  version: version, safeguards: version >= 2 ? safeguards : nil)
         let header = PayloadHeader(kind: .genesis, fund: nil, id: id, expires: expires, delegateSet: 1, roster: nil, units: nil)
         return .object(header.fields.merging(body.fields) { header, _ in header })
     }

@@ -130,7 +130,7 @@ extension FundState {
     /// Applies an entry checked against this very state.
     mutating func commit(_ checked: CheckedEntry) {
         precondition(checked.entry.seq == entryCount && checked.entry.prev == head, "a checked entry applied to another state")
-        usedIds.insert(checked.context.header.id, seq: checked.entry.seq)
+        usedIds.insert(idKey(checked.context.header, checked.payload.body as! any KindRules), seq: checked.entry.seq)
         (checked.payload.body as! any KindRules).apply(to: &self, checked.context)
         entryCount += 1
         head = checked.hash
@@ -168,7 +168,9 @@ extension FundState {
     private func checkHeader(_ header: PayloadHeader, _ body: any KindRules, _ entry: RuleContext) throws(FundError) {
         let fund = header.fund ?? ""
         guard fund == Hex.encode(fundId) else { throw FundError(.wrongFund, "payload is for fund \(fund), this fund is \(Hex.encode(fundId))") }
-        if let earlier = usedIds[header.id] { throw FundError(.replayedId, "payload id \"\(header.id)\" was already used by entry \(earlier)") }
+        if let earlier = usedIds[idKey(header, body)] {
+            throw FundError(.replayedId, "payload id \"\(header.id)\" was already used by entry \(earlier)\(version >= 2 ? " (\(body.idScope(header)))" : ""): this payload is not recorded; if entry \(earlier) is not the same action, draft it again with a new id")
+        }
         guard entry.time <= header.expires else { throw FundError(.expired, "payload expired at \(header.expires); entry time is \(entry.time)") }
         if let set = header.delegateSet {
             guard set == delegateSet else {

@@ -129,7 +129,7 @@ extension Screen {
         } else if let roster = header.roster, roster != state.roster {
             warn("the delegates the payload names are not the ledger's delegate set v\(state.delegateSet): the rules will refuse it")
         }
-        if let used = state.usedIds[header.id] {
+        if let used = state.usedIds[state.idKey(payload)] {
             warn("id \(header.id) is already used by entry \(used)")
         }
     }
@@ -162,6 +162,10 @@ extension Screen {
                state?.members[member]?.key == key {
                 roles.append("member \(member)")
             }
+        }
+        // Any other signer the kind declares (an assessor, a member on an assessment).
+        if roles.isEmpty, let state, let policy = try? state.signers(for: payload), let named = policy.candidates.first(where: { $0.key == key }) {
+            roles.append(named.name)
         }
         guard !roles.isEmpty else {
             // Offline, a member's key is known only from a member-key change's previousKey.

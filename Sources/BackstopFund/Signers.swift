@@ -27,6 +27,8 @@ public struct SignerGroup: Sendable {
         case genesisDelegates
         /// A member's current key.
         case member(String)
+        /// A registered assessor's key.
+        case assessor(String)
     }
 
     /// Whose keys these are.
@@ -43,6 +45,7 @@ public struct SignerGroup: Sendable {
         case .newDelegates(let set): "a delegate of the new set v\(set)"
         case .genesisDelegates: "a delegate named in the genesis"
         case .member(let id): "member \(id)'s key"
+        case .assessor(let id): "assessor \(id)'s key"
         }
     }
 
@@ -62,6 +65,8 @@ public struct SignerGroup: Sendable {
             FundError(.threshold, "\(action) needs \(threshold) distinct delegate approvals, found \(found)")
         case .member(let id):
             FundError(.unauthorizedSigner, "\(action) needs the signature of member \(id)'s key \(keys.first?.key.fingerprint ?? "?")")
+        case .assessor(let id):
+            FundError(.unauthorizedSigner, "\(action) needs the signature of assessor \(id)'s key \(keys.first?.key.fingerprint ?? "?")")
         }
     }
 }

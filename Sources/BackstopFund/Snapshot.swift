@@ -15,7 +15,7 @@ import Glibc
 /// snapshot. `Fund.verify`, and so `backstop verify`, never reads one.
 enum Snapshot {
     static let folderName = "state"
-    static let format = "backstop/snapshot/v1"
+    static let format = "backstop/snapshot/v2"
     /// A new snapshot is written when the ledger is this many entries past the last one.
     static let interval: Int64 = 256
 
@@ -196,7 +196,8 @@ extension FundState {
             "policy": policy.json, "releaseDelaySeconds": .integer(releaseDelaySeconds), "genesisTime": .string(genesisTime.description),
             "members": .object(members.mapValues { member in
                 ["id": .string(member.id), "platform": .string(member.platform), "key": .string(Hex.encode(member.key.derRepresentation)),
-                 "size": .string(member.size.description), "status": .string(member.status.rawValue), "admittedAt": .string(member.admittedAt.description)]
+                 "size": .string(member.size.description), "status": .string(member.status.rawValue), "admittedAt": .string(member.admittedAt.description),
+                 "jurisdiction": member.jurisdiction.map(JSONValue.string) ?? .null]
             }),
             "duesPaid": .object(duesPaid.mapValues { periods in .object(Dictionary(uniqueKeysWithValues: periods.map { (String($0.key), .string($0.value.description)) })) }),
             "balances": .object(balances.mapValues { ["contributed": .string($0.contributed.description), "reserved": .string($0.reserved.description), "paid": .string($0.paid.description)] }),
@@ -211,7 +212,7 @@ extension FundState {
                  "payouts": .array(release.payouts.map { ["asset": .string($0.asset), "amount": .string($0.amount.description), "payee": .string($0.payee), "destination": .string($0.destination)] }),
                  "totals": amounts(release.totals), "status": .string(release.status.rawValue), "approvedAt": .string(release.approvedAt.description),
                  "payableAt": .string(release.payableAt.description), "reference": release.reference.map(JSONValue.string) ?? .null,
-                 "witnessedAt": optional(release.witnessedAt)]
+                 "witnessedAt": optional(release.witnessedAt), "restitution": release.restitution?.json ?? .null]
             }),
             "entryCount": .integer(entryCount), "head": .string(Hex.encode(head)), "lastTime": .string(lastTime.description),
             "witnesses": witnesses?.json ?? .null,
@@ -219,6 +220,28 @@ extension FundState {
             "checkpointSize": .integer(checkpointSize), "witnessedTime": optional(witnessedTime),
             "witnessTimes": .object(witnessTimes.mapValues { .integer($0) }),
             "uncheckpointedTimes": .array(uncheckpointedTimes.runs.map { [.string($0.time.description), .integer($0.count)] }),
+            "version": .integer(version), "safeguards": safeguards.json,
+            "declarations": .array(declarations.values.sorted { $0.seq < $1.seq }.map { d in
+                ["member": .string(d.member), "id": .string(d.id), "asset": .string(d.asset), "amount": .string(d.amount.description),
+                 "period": .integer(d.period), "reference": .string(d.reference), "declaredAt": .string(d.declaredAt.description), "seq": .integer(d.seq)]
+            }),
+            "memberMoney": .object(memberMoney.mapValues { assets in .object(assets.mapValues { m in
+                ["declared": .string(m.declared.description), "confirmed": .string(m.confirmed.description), "closed": .string(m.closed.description)]
+            }) }),
+            "reserves": reserves.map { r in
+                ["asOf": .string(r.asOf.description), "seq": .integer(r.seq), "holdings": amounts(r.holdings),
+                 "wallets": .object(r.wallets.mapValues { .array($0.map(JSONValue.string)) })]
+            } ?? .null,
+            "paidSinceAttestation": amounts(paidSinceAttestation),
+            "assessors": .object(assessors.mapValues { a in
+                ["id": .string(a.id), "firm": .string(a.firm), "key": .string(Hex.encode(a.key.derRepresentation)), "active": .bool(a.active)]
+            }),
+            "assessments": .object(assessments.mapValues { list in .array(list.map { a in
+                ["assessor": .string(a.assessor), "date": .string(a.date.description), "kind": .string(a.kind.rawValue), "report": .string(a.report), "seq": .integer(a.seq)]
+            }) }),
+            "registries": .object(registries.mapValues { r in
+                ["platforms": .array(r.platforms.map(JSONValue.string)), "asOf": .string(r.asOf.description), "seq": .integer(r.seq)]
+            }),
         ]
     }
 
@@ -244,7 +267,7 @@ extension FundState {
         members = try s.object("members").mapValues { m in
             guard let status = Member.Status(rawValue: try m.string("status")) else { throw damaged("member status") }
             return Member(id: try m.string("id"), platform: try m.string("platform"), key: try m.key("key"), size: try m.amount("size"),
-                          status: status, admittedAt: try m.time("admittedAt"))
+                          status: status, admittedAt: try m.time("admittedAt"), jurisdiction: m["jurisdiction"]?.stringValue)
         }
         duesPaid = try s.object("duesPaid").mapValues { periods in
             guard case .object(let map) = periods else { throw damaged("duesPaid") }
@@ -274,7 +297,8 @@ extension FundState {
                            payouts: try r.array("payouts").map { Payout(asset: try $0.string("asset"), amount: try $0.amount("amount"),
                                                                         payee: try $0.string("payee"), destination: try $0.string("destination")) },
                            totals: try r.amounts("totals"), status: status, approvedAt: try r.time("approvedAt"), payableAt: try r.time("payableAt"),
-                           reference: r["reference"]?.stringValue, witnessedAt: try r.optionalTime("witnessedAt"))
+                           reference: r["reference"]?.stringValue, witnessedAt: try r.optionalTime("witnessedAt"),
+                           restitution: try r["restitution"].flatMap { $0 == .null ? nil : try RestitutionSummary.read($0) })
         }
         self.usedIds = usedIds
         entryCount = try s.integer("entryCount")
@@ -303,5 +327,45 @@ extension FundState {
             return TimeRuns.Run(time: time, count: count)
         })
         guard frontier.size == entryCount else { throw damaged("frontier size") }
+        version = try s.integer("version")
+        safeguards = try Safeguards.read(s["safeguards"] ?? .null, context: "snapshot")
+        declarations = Dictionary(uniqueKeysWithValues: try s.array("declarations").map { d in
+            let declaration = Declaration(member: try d.string("member"), id: try d.string("id"), asset: try d.string("asset"), amount: try d.amount("amount"),
+                                          period: try d.integer("period"), reference: try d.string("reference"), declaredAt: try d.time("declaredAt"), seq: try d.integer("seq"))
+            return (FundState.declarationKey(member: declaration.member, id: declaration.id), declaration)
+        })
+        memberMoney = try s.object("memberMoney").mapValues { assets in
+            guard case .object(let map) = assets else { throw damaged("memberMoney") }
+            return try map.mapValues { m in
+                var money = MemberMoney()
+                money.declared = try m.amount("declared")
+                money.confirmed = try m.amount("confirmed")
+                money.closed = try m.amount("closed")
+                return money
+            }
+        }
+        if let r = s["reserves"], r != .null {
+            reserves = ReserveAttestation(asOf: try r.time("asOf"), seq: try r.integer("seq"), holdings: try r.amounts("holdings"),
+                                          wallets: try r.object("wallets").mapValues { list in
+                                              guard let items = list.arrayValue?.compactMap(\.stringValue) else { throw damaged("wallets") }
+                                              return items
+                                          })
+        }
+        paidSinceAttestation = try s.amounts("paidSinceAttestation")
+        assessors = try s.object("assessors").mapValues { a in
+            guard let active = a["active"]?.boolValue else { throw damaged("assessor") }
+            return Assessor(id: try a.string("id"), firm: try a.string("firm"), key: try a.key("key"), active: active)
+        }
+        assessments = try s.object("assessments").mapValues { list in
+            guard let items = list.arrayValue else { throw damaged("assessments") }
+            return try items.map { a in
+                guard let kind = Assessment.Kind(rawValue: try a.string("kind")) else { throw damaged("assessment kind") }
+                return Assessment(assessor: try a.string("assessor"), date: try a.time("date"), kind: kind, report: try a.string("report"), seq: try a.integer("seq"))
+            }
+        }
+        registries = try s.object("registries").mapValues { r in
+            JurisdictionRegistry(platforms: try r.array("platforms").map { guard let name = $0.stringValue else { throw damaged("registry") }; return name },
+                                 asOf: try r.time("asOf"), seq: try r.integer("seq"))
+        }
     }
 }

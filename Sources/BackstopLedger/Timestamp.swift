@@ -55,6 +55,19 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return overflow ? nil : Timestamp(secondsSinceEpoch: sum)
     }
 
+    /// This time plus `months` calendar months (UTC), the day clamped to the month's last
+    /// (31 January + 1 month = 28 or 29 February), or nil past ``range``.
+    public func adding(months: Int64) -> Timestamp? {
+        let days = secondsSinceEpoch / 86_400
+        let (year, month, day) = Self.civilFromDays(days)
+        let (total, overflow) = (year * 12 + month - 1).addingReportingOverflow(months)
+        guard !overflow, total >= 0 else { return nil }
+        let newYear = total / 12, newMonth = total % 12 + 1
+        guard newYear <= 9999 else { return nil }
+        let newDay = min(day, Self.daysIn(month: newMonth, year: newYear))
+        return Timestamp(secondsSinceEpoch: Self.daysFromCivil(year: newYear, month: newMonth, day: newDay) * 86_400 + secondsSinceEpoch % 86_400)
+    }
+
     /// Orders by time.
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.secondsSinceEpoch < rhs.secondsSinceEpoch }
 

@@ -6,6 +6,10 @@ import Foundation
 import Testing
 
 /// A fund with 7 delegates, three assets, and an injected clock, in a temporary folder.
+///
+/// By default a rules-version-1 fund (contributions count when declared), so that the tests
+/// of the rules both versions share stay short; `version: 2` makes a fund with receipts,
+/// reserve attestations and per-signer ids (MoneyTests).
 final class Fixture {
     let directory: URL
     let delegates: [PrivateKey]
@@ -18,15 +22,15 @@ final class Fixture {
         asset: "USDC", ratePerMillion: 100, floor: Amount(1_000_000_000), cap: Amount(100_000_000_000),
         periodSeconds: 30 * 86_400, graceSeconds: 7 * 86_400)
 
-    init(petitionThreshold: Int = 100, witnesses: WitnessPolicy? = .delegates) throws {
+    init(petitionThreshold: Int = 100, witnesses: WitnessPolicy? = .delegates, version: Int64 = 1, safeguards: Safeguards = .defaults, start: Timestamp = Fixture.start) throws {
         directory = try makeTemporaryDirectory("backstop-fund")
         delegates = try (0..<7).map { try PrivateKey(generatingOn: $0 == 6 ? .secp256k1 : .p256) }
-        now = Self.start
+        now = start
         let genesis = Payloads.genesis(
-            expires: Self.start.adding(seconds: 86_400)!, name: "Test fund",
+            expires: start.adding(seconds: 86_400)!, name: "Test fund",
             assets: [("BTC", 8), ("ETH", 18), ("USDC", 6)],
             delegates: delegates.enumerated().map { Delegate(key: $0.element.publicKey, platform: "platform-\($0.offset + 1)") },
-            petitionThreshold: petitionThreshold, policy: Self.policy, witnesses: witnesses)
+            petitionThreshold: petitionThreshold, policy: Self.policy, witnesses: witnesses, safeguards: safeguards, version: version)
         fund = try Fund.create(at: directory, genesis: genesis, signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: now)
     }
 

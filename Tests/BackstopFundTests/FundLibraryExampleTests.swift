@@ -78,4 +78,25 @@ func fundLibraryExample() throws {
     }
     let appended = try fund.submit(batch: batch, time: now)
     #expect(appended.map(\.seq) == [3, 4, 5])
+
+    // Money that is really there.
+    // The contributions are declarations: a receipt signed by the delegates confirms what
+    // arrived (here 2.5 of the 3 USDC declared), and only that counts.
+    let declared = fund.state.declarations.values.sorted { $0.seq < $1.seq }
+    let receipt = Payloads.make(ReceiptPayload(confirmations: declared.map {
+        .init(member: $0.member, contribution: $0.id, asset: $0.asset, received: $0.seq == 5 ? Amount(500_000) : $0.amount)
+    }, reference: "bank statement"), for: fund.state, expires: now.adding(seconds: 3_600)!)
+    try fund.submit(.receipt, payload: receipt, signatures: try Payloads.sign(receipt, with: Array(delegates.prefix(4))), time: now)
+    #expect(fund.state.balances["USDC"]!.contributed == Amount(2_500_000) && fund.state.declarations.isEmpty)
+
+    // What the wallets hold bounds every release; a restitution list lets each affected user
+    // check their own share.
+    let reserves = Payloads.make(ReservesPayload(asOf: now, holdings: [.init(asset: "USDC", amount: Amount(2_500_000), wallets: ["0xfund"])]),
+                                 for: fund.state, expires: now.adding(seconds: 3_600)!)
+    try fund.submit(.reserves, payload: reserves, signatures: try Payloads.sign(reserves, with: Array(delegates.prefix(4))), time: now)
+    let list = try RestitutionList(rows: [.init(account: "alice@example.com", asset: "USDC", amount: Amount(1_500_000)),
+                                          .init(account: "bob@example.com", asset: "USDC", amount: Amount(500_000))])
+    let summary = list.summary(destination: "0xpool")           // root, count, totals, largest: what a release signs
+    let bobsProof = try list.proof(for: "bob@example.com")           // Bob's file: his salt, amount and Merkle path
+    #expect(summary.totals["USDC"] == Amount(2_000_000) && summary.largest["USDC"] == Amount(1_500_000) && bobsProof.isValid)
 }

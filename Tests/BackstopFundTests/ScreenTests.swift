@@ -25,6 +25,11 @@ struct ScreenTests {
             RotatePayload(delegates: Array(f.state.delegates.prefix(6)) + [Delegate(key: newKey, platform: "Newcomer")], threshold: 4, petitionThreshold: 50),
             PolicyPayload(policy: policy, releaseDelaySeconds: 3_600, previous: (f.state.policy, f.state.releaseDelaySeconds)),
             CheckpointPayload(size: 2, root: [UInt8](repeating: 7, count: 32), signatures: [SignedNote.Signature(name: "w", keyID: [1, 2, 3, 4], bytes: [5])], proof: []),
+            ReceiptPayload(confirmations: [.init(member: "big", contribution: "pay-1", asset: "USDC", received: Amount(900_000))], reference: "statement"),
+            ReservesPayload(asOf: Fixture.start, holdings: [.init(asset: "BTC", amount: Amount(5_000_000_000), wallets: ["bc1qfund", "bc1qcold"])]),
+            AssessorPayload(assessor: "firm-1", firm: "Firm One", key: newKey),
+            AssessmentPayload(member: "big", assessor: "firm-1", date: Fixture.start, kind: .founding, report: String(repeating: "cd", count: 32)),
+            RegistryPayload(jurisdiction: "SG", asOf: Fixture.start, platforms: ["Platform big", "Lion Exchange"]),
         ]
     }
 

@@ -13,13 +13,16 @@ public struct AdmitPayload: KindRules {
     public let key: PublicKey
     /// Declared size in minor units of the dues asset; it scales the member's dues.
     public let size: Amount
+    /// Where the platform is registered (a jurisdiction code such as `SG`), if stated.
+    public let jurisdiction: String?
 
     /// An admission.
-    public init(member: String, platform: String, key: PublicKey, size: Amount) {
+    public init(member: String, platform: String, key: PublicKey, size: Amount, jurisdiction: String? = nil) {
         self.member = member
         self.platform = platform
         self.key = key
         self.size = size
+        self.jurisdiction = jurisdiction
     }
 
     init(reading r: inout FieldReader) throws(FundError) {
@@ -27,11 +30,14 @@ public struct AdmitPayload: KindRules {
         platform = try r.text("platform", maxBytes: 200)
         key = try r.key("key")
         size = try r.amount("size", allowZero: true)
+        jurisdiction = r.has("jurisdiction") ? try r.identifier("jurisdiction") : nil
     }
 
     /// The fields as the payload writes them.
     public var fields: [String: JSONValue] {
-        ["member": .string(member), "platform": .string(platform), "key": .string(Hex.encode(key.derRepresentation)), "size": .string(size.description)]
+        var fields: [String: JSONValue] = ["member": .string(member), "platform": .string(platform), "key": .string(Hex.encode(key.derRepresentation)), "size": .string(size.description)]
+        if let jurisdiction { fields["jurisdiction"] = .string(jurisdiction) }
+        return fields
     }
 
     func assetsNamed(in state: FundState) -> [String] { [state.policy.asset] }
@@ -40,6 +46,7 @@ public struct AdmitPayload: KindRules {
         screen.line("member", member)
         screen.text("platform", platform)
         screen.line("key", "\(key.fingerprint) (\(key.curve.rawValue))")
+        screen.line("jurisdiction", jurisdiction ?? "not stated")
         if let policy = screen.state?.policy {
             screen.line("size", "\(screen.amount(size, policy.asset)) declared; dues \(screen.amount(policy.dues(size: size), policy.asset)) per \(Words.duration(policy.periodSeconds))")
         } else if let (asset, _) = screen.header.units?.first, screen.header.units?.count == 1 {
@@ -62,6 +69,6 @@ public struct AdmitPayload: KindRules {
     }
 
     func apply(to state: inout FundState, _ entry: RuleContext) {
-        state.members[member] = Member(id: member, platform: platform, key: key, size: size, status: .active, admittedAt: entry.time)
+        state.members[member] = Member(id: member, platform: platform, key: key, size: size, status: .active, admittedAt: entry.time, jurisdiction: jurisdiction)
     }
 }

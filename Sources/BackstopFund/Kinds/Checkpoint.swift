@@ -72,6 +72,8 @@ public struct CheckpointPayload: KindRules {
         return "checkpoint of \(size) entries, root \(Hex.encode(root).prefix(16))…, cosigned by \(times.joined(separator: ", "))"
     }
 
+    func idScope(_ header: PayloadHeader) -> String { "checkpoints" }
+
     func signers(in state: FundState) throws(FundError) -> SignerPolicy { SignerPolicy(action: "a checkpoint", groups: []) }
 
     /// The checks, and what the cosignatures establish.

@@ -95,12 +95,17 @@ public struct ClaimPayload: KindRules {
         return SignerPolicy(action: "a claim", groups: [SignerGroup(role: .member(member), keys: [NamedKey(name: "member \(member)", key: current.key)], threshold: 1)])
     }
 
+    func idScope(_ header: PayloadHeader) -> String { "claims" }
+
     func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
         if let member {
             let filer = try state.requireMember(member)
             guard filer.status == .active else { throw FundError(.memberNotActive, "member \(member) is suspended and cannot file claims") }
             if let period = state.periodInArrears(member: member, at: entry.time) {
                 throw FundError(.arrears, "member \(member) is in arrears (dues for period \(period) unpaid past the grace period) and cannot file claims; its users can still petition")
+            }
+            if state.safeguards.claimsNeedAssessments, let due = state.assessmentSchedule(member: member).due, due < entry.time {
+                throw FundError(.assessmentOverdue, "member \(member)'s assessments are overdue (due \(due)), and the policy makes claims depend on them; its users can still petition")
             }
         }
         for asset in losses.keys.sorted() { _ = try state.requireAsset(asset, "claim loss") }

@@ -1,6 +1,7 @@
 import BackstopLedger
 
-/// Money a member paid into the fund. Signed by the member's key alone.
+/// Money a member paid into the fund, as the member declares it. Signed by the member's key
+/// alone. In a version-2 fund it counts only once a ``ReceiptPayload`` confirms it.
 public struct ContributionPayload: KindRules {
     /// The kind.
     public static let kind = EntryKind.contribution
@@ -51,13 +52,15 @@ public struct ContributionPayload: KindRules {
     }
 
     func summary(in state: FundState, _ entry: RuleContext) -> String {
-        "\(member) contributed \(state.show(amount, asset)) for period \(period), ref \(SafeText.show(reference))"
+        "\(member) \(state.version >= 2 ? "declared" : "contributed") \(state.show(amount, asset)) for period \(period), ref \(SafeText.show(reference))"
     }
 
     func signers(in state: FundState) throws(FundError) -> SignerPolicy {
         let current = try state.requireMember(member)
         return SignerPolicy(action: "a contribution", groups: [SignerGroup(role: .member(member), keys: [NamedKey(name: "member \(member)", key: current.key)], threshold: 1)])
     }
+
+    func idScope(_ header: PayloadHeader) -> String { "member \(member)" }
 
     func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
         _ = try state.requireAsset(asset, "contribution")
@@ -66,6 +69,14 @@ public struct ContributionPayload: KindRules {
     }
 
     func apply(to state: inout FundState, _ entry: RuleContext) {
+        state.memberMoney[member, default: [:]][asset, default: MemberMoney()].declared += amount
+        guard state.version < 2 else {
+            state.declarations[FundState.declarationKey(member: member, id: entry.header.id)] = Declaration(
+                member: member, id: entry.header.id, asset: asset, amount: amount, period: period, reference: reference, declaredAt: entry.time, seq: entry.seq)
+            return
+        }
+        state.memberMoney[member]![asset]!.confirmed += amount
+        state.memberMoney[member]![asset]!.closed += amount
         state.balances[asset]!.contributed = state.balances[asset]!.contributed + amount
         if asset == state.policy.asset {
             state.duesPaid[member, default: [:]][period, default: .zero] = (state.duesPaid[member]?[period] ?? .zero) + amount

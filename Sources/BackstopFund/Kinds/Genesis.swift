@@ -37,11 +37,19 @@ public struct GenesisPayload: PayloadBody {
     /// Who cosigns checkpoints; nil in a genesis made before witnesses (optional, so that
     /// such ledgers still verify, with entry-time rules).
     public let witnesses: WitnessPolicy?
+    /// The rules version (``RulesVersion``): absent, and so 1, in a genesis made before
+    /// confirmed receipts.
+    public let version: Int64
+    /// The safeguards; absent in a version-1 genesis (then ``Safeguards/defaults``).
+    public let safeguards: Safeguards?
 
     /// A genesis body.
     public init(name: String, assets: [AssetDeclaration], delegates: [Delegate], threshold: Int, petitionThreshold: Int,
-                policy: ContributionPolicy, releaseDelaySeconds: Int64, witnesses: WitnessPolicy? = .delegates) {
+                policy: ContributionPolicy, releaseDelaySeconds: Int64, witnesses: WitnessPolicy? = .delegates,
+                version: Int64 = RulesVersion.current, safeguards: Safeguards? = .defaults) {
         self.witnesses = witnesses
+        self.version = version
+        self.safeguards = safeguards
         self.name = name
         self.assets = assets
         self.delegates = delegates
@@ -70,6 +78,9 @@ public struct GenesisPayload: PayloadBody {
         }
         releaseDelaySeconds = try r.integer("releaseDelaySeconds", in: FundLimits.releaseDelaySeconds)
         witnesses = try r.value("witnesses").map { value throws(FundError) in try WitnessPolicy.read(value, context: "genesis") }
+        version = r.has("version") ? try r.integer("version", in: RulesVersion.known) : 1
+        guard version >= 2 || !r.has("version") else { throw r.invalid("version", "2 (a version-1 genesis has no version field)") }
+        safeguards = try r.value("safeguards").map { value throws(FundError) in try Safeguards.read(value, context: "genesis") }
     }
 
     /// The fields as the payload writes them.
@@ -81,6 +92,8 @@ public struct GenesisPayload: PayloadBody {
             "petitionThreshold": .integer(Int64(petitionThreshold)), "policy": policy.json,
             "releaseDelaySeconds": .integer(releaseDelaySeconds),
         ].merging(witnesses.map { ["witnesses": $0.json] } ?? [:]) { first, _ in first }
+            .merging(version >= 2 ? ["version": .integer(version)] : [:]) { first, _ in first }
+            .merging(safeguards.map { ["safeguards": $0.json] } ?? [:]) { first, _ in first }
     }
 
     static func signers(of payload: Payload) throws(FundError) -> SignerPolicy {
@@ -100,6 +113,8 @@ public struct GenesisPayload: PayloadBody {
         screen.line("dues", policy.words(decimals: assets.first { $0.symbol == policy.asset }?.decimals))
         screen.line("release delay", "\(Words.duration(releaseDelaySeconds)) between a release's approval and its payout")
         screen.line("witnesses", witnesses.map { $0.words(nil) } ?? "none named: time is whatever the host stamps (a genesis from before witnesses)")
+        screen.line("rules", version >= 2 ? "version \(version): contributions count once a receipt confirms them; ids belong to their signer" : "version 1: contributions count when declared (a genesis from before receipts)")
+        safeguards?.describe(&screen)
     }
 }
 
@@ -115,6 +130,7 @@ extension FundState {
             throw FundError(.unknownAsset, "policy: dues asset \(genesis.policy.asset) is not one of the fund's assets (\(genesis.assets.map(\.symbol).joined(separator: ", ")))")
         }
         try genesis.policy.checkFloorAndCap(decimals: genesis.assets.first { $0.symbol == genesis.policy.asset }?.decimals)
+        try genesis.safeguards?.check(in: Dictionary(uniqueKeysWithValues: genesis.assets.map { ($0.symbol, $0.decimals) }), context: "genesis")
         self.fundId = hash
         self.name = genesis.name
         self.assets = Dictionary(uniqueKeysWithValues: genesis.assets.map { ($0.symbol, $0.decimals) })
@@ -132,6 +148,8 @@ extension FundState {
         self.lastTime = time
         self.usedIds.insert(payload.header.id, seq: 0)
         self.witnesses = genesis.witnesses
+        self.version = genesis.version
+        self.safeguards = genesis.safeguards ?? .defaults
         self.frontier.append(hash)
         self.uncheckpointedTimes.append(time)
     }

@@ -14,10 +14,15 @@ public struct PolicyPayload: KindRules {
     public let previous: (policy: ContributionPolicy, releaseDelaySeconds: Int64)?
     /// New witnesses, when the change names them; otherwise they stay as they are.
     public let witnesses: WitnessPolicy?
+    /// New safeguards (replacing all of them), when the change names them; otherwise they
+    /// stay as they are.
+    public let safeguards: Safeguards?
 
     /// A policy change.
-    public init(policy: ContributionPolicy, releaseDelaySeconds: Int64, previous: (policy: ContributionPolicy, releaseDelaySeconds: Int64)?, witnesses: WitnessPolicy? = nil) {
+    public init(policy: ContributionPolicy, releaseDelaySeconds: Int64, previous: (policy: ContributionPolicy, releaseDelaySeconds: Int64)?, witnesses: WitnessPolicy? = nil,
+                safeguards: Safeguards? = nil) {
         self.witnesses = witnesses
+        self.safeguards = safeguards
         self.policy = policy
         self.releaseDelaySeconds = releaseDelaySeconds
         self.previous = previous
@@ -35,6 +40,7 @@ public struct PolicyPayload: KindRules {
             previous = nil
         }
         witnesses = try r.value("witnesses").map { value throws(FundError) in try WitnessPolicy.read(value, context: "policy") }
+        safeguards = try r.value("safeguards").map { value throws(FundError) in try Safeguards.read(value, context: "policy") }
     }
 
     /// The fields as the payload writes them.
@@ -42,10 +48,11 @@ public struct PolicyPayload: KindRules {
         var fields: [String: JSONValue] = ["policy": policy.json, "releaseDelaySeconds": .integer(releaseDelaySeconds)]
         if let previous { fields["previous"] = ["policy": previous.policy.json, "releaseDelaySeconds": .integer(previous.releaseDelaySeconds)] }
         if let witnesses { fields["witnesses"] = witnesses.json }
+        if let safeguards { fields["safeguards"] = safeguards.json }
         return fields
     }
 
-    func assetsNamed(in state: FundState) -> [String] { [policy.asset] }
+    func assetsNamed(in state: FundState) -> [String] { Array(Set([policy.asset] + (safeguards?.accountCaps.keys.map { $0 } ?? []))).sorted() }
 
     func describe(_ screen: inout Screen) {
         let old = screen.state.map { ($0.policy, $0.releaseDelaySeconds) } ?? previous
@@ -65,6 +72,7 @@ public struct PolicyPayload: KindRules {
             let was = screen.state.map { " (was: \($0.witnesses?.words($0) ?? "none"))" } ?? ""
             screen.line("witnesses", witnesses.words(screen.state) + was)
         }
+        if let safeguards { safeguards.describe(&screen, was: screen.state?.safeguards) }
         if old == nil { screen.warn("the payload does not state the policy it replaces; give --ledger to see what changes") }
         if let state = screen.state, let previous, previous.policy != state.policy || previous.releaseDelaySeconds != state.releaseDelaySeconds {
             screen.warn("the payload says it replaces another policy than the one in force: the rules will refuse it")
@@ -86,6 +94,7 @@ public struct PolicyPayload: KindRules {
         guard policy.asset == state.policy.asset, policy.periodSeconds == state.policy.periodSeconds else {
             throw FundError(.invalidParameter, "policy: the dues asset (\(state.policy.asset)) and the period length (\(Words.duration(state.policy.periodSeconds))) are fixed at genesis; a policy entry may change the rate, floor, cap and grace")
         }
+        try safeguards?.check(in: state.assets, context: "policy")
         if let previous, previous.policy != state.policy || previous.releaseDelaySeconds != state.releaseDelaySeconds {
             throw FundError(.staleState, "the payload replaces a policy that is no longer in force (another policy entry came first); draft it again")
         }
@@ -97,5 +106,6 @@ public struct PolicyPayload: KindRules {
         if let witnesses {
             state.witnesses = witnesses
         }
+        if let safeguards { state.safeguards = safeguards }
     }
 }

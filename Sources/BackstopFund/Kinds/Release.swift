@@ -9,11 +9,14 @@ public struct ReleasePayload: KindRules {
     public let claim: String
     /// The transfers.
     public let payouts: [Payout]
+    /// The restitution list the payouts to its destination fund, when there is one.
+    public let restitution: RestitutionSummary?
 
     /// A release.
-    public init(claim: String, payouts: [Payout]) {
+    public init(claim: String, payouts: [Payout], restitution: RestitutionSummary? = nil) {
         self.claim = claim
         self.payouts = payouts
+        self.restitution = restitution
     }
 
     init(reading r: inout FieldReader) throws(FundError) {
@@ -26,13 +29,16 @@ public struct ReleasePayload: KindRules {
             })
         }
         self.payouts = payouts
+        restitution = try r.value("restitution").map { value throws(FundError) in try RestitutionSummary.read(value) }
     }
 
     /// The fields as the payload writes them.
     public var fields: [String: JSONValue] {
-        ["claim": .string(claim), "payouts": .array(payouts.map {
+        var fields: [String: JSONValue] = ["claim": .string(claim), "payouts": .array(payouts.map {
             ["asset": .string($0.asset), "amount": .string($0.amount.description), "payee": .string($0.payee), "destination": .string($0.destination)]
         })]
+        if let restitution { fields["restitution"] = restitution.json }
+        return fields
     }
 
     /// Per-asset totals of the payouts.
@@ -61,6 +67,7 @@ public struct ReleasePayload: KindRules {
             }
             screen.line("total", line)
         }
+        if let restitution { restitution.describe(&screen, capped: screen.state?.safeguards.accountCaps) }
         if let delay = screen.state?.releaseDelaySeconds {
             screen.line("payable", "\(Words.duration(delay)) after it is recorded")
         }
@@ -87,7 +94,12 @@ public struct ReleasePayload: KindRules {
             guard total <= available else {
                 throw FundError(.overBalance, "release of \(state.show(total, asset)) is more than the \(state.show(available, asset)) available")
             }
+            if let attested = state.attestedAvailable(asset), total > attested {
+                let last = state.reserves.map { "the last attestation (\($0.asOf)) shows \(state.show($0.holdings[asset] ?? .zero, asset))" } ?? "no reserves were ever attested"
+                throw FundError(.overReserves, "release of \(state.show(total, asset)) is more than the \(state.show(attested, asset)) the fund's wallets can be shown to hold: \(last), less what is reserved and paid since; record a reserves entry first")
+            }
         }
+        if let restitution { try restitution.check(payouts: payouts, claim: open, state: state) }
         guard entry.time.adding(seconds: state.releaseDelaySeconds) != nil else {
             throw FundError(.invalidParameter, "release delay runs past year 9999")
         }
@@ -101,6 +113,6 @@ public struct ReleasePayload: KindRules {
         }
         state.releases[entry.header.id] = Release(
             id: entry.header.id, approvedSeq: entry.seq, claim: claim, payouts: payouts, totals: totals, status: .pending,
-            approvedAt: entry.time, payableAt: entry.time.adding(seconds: state.releaseDelaySeconds)!, reference: nil)
+            approvedAt: entry.time, payableAt: entry.time.adding(seconds: state.releaseDelaySeconds)!, reference: nil, restitution: restitution)
     }
 }

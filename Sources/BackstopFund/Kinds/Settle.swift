@@ -65,6 +65,7 @@ public struct SettlePayload: KindRules {
         for (asset, total) in pending.totals {
             state.balances[asset]!.reserved = state.balances[asset]!.reserved - total
             state.balances[asset]!.paid = state.balances[asset]!.paid + total
+            if state.reserves != nil { state.paidSinceAttestation[asset, default: .zero] += total }
             state.claims[pending.claim]!.paid[asset] = (state.claims[pending.claim]!.paid[asset] ?? .zero) + total
         }
         state.releases[release]?.status = .settled
