@@ -24,7 +24,7 @@ struct Backstop: ParsableCommand {
             GenesisCommand.self, InitCommand.self, ProposeCommand.self, ApproveCommand.self, CheckCommand.self, SubmitCommand.self,
             ContributeCommand.self, ClaimCommand.self, PetitionCommand.self, StatusCommand.self, LogCommand.self,
             VerifyCommand.self, CheckpointCommand.self, CosignCommand.self, ProveCommand.self, CheckProofCommand.self, MirrorCommand.self,
-            InspectCommand.self, KeyCommand.self, SignatureCommand.self, DemoCommand.self, BenchCommand.self,
+            RestitutionCommand.self, InspectCommand.self, KeyCommand.self, SignatureCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
 

@@ -277,19 +277,33 @@ enum BenchLedger {
                 items.append((.release, release, approvers))
                 releases.append(releaseId)
             }
-            // Contributions fill the block to 1,000 entries (a checkpoint closes it).
-            let room = min(1_000 - items.count - 1, target - Int(fund.state.entryCount) - items.count - 1)
+            // Contributions fill the block to 1,000 entries (a checkpoint closes it); one
+            // receipt confirms them and a reserve attestation covers the releases.
+            let room = min(1_000 - items.count - 3, target - Int(fund.state.entryCount) - items.count - 3)
+            var confirmations: [ReceiptPayload.Confirmation] = []
             for index in 0..<max(room, 0) {
                 let (member, key) = members[index % members.count]
+                let id = "tx-\(block)-\(index)"
                 let payload = Payloads.make(ContributionPayload(member: member, asset: "USDC", amount: Amount(2_000_000), period: fund.state.period(of: clock.now),
-                                                                reference: "tx-\(block)-\(index)"), for: fund.state, expires: clock.now.adding(seconds: 86_400)!)
+                                                                reference: id), for: fund.state, id: id, expires: clock.now.adding(seconds: 86_400)!)
                 items.append((.contribution, payload, [key]))
+                confirmations.append(.init(member: member, contribution: id, asset: "USDC", received: Amount(2_000_000)))
             }
+            var money: [(kind: EntryKind, payload: JSONValue, signers: [PrivateKey])] = []
+            if !confirmations.isEmpty {
+                money.append((.receipt, Payloads.make(ReceiptPayload(confirmations: confirmations, reference: "block \(block)"), for: fund.state, expires: clock.now.adding(seconds: 86_400)!), approvers))
+            }
+            let usdc = fund.state.balances["USDC"]!
+            let held = usdc.contributed - usdc.paid + confirmations.reduce(Amount.zero) { $0 + $1.received }
+            money.append((.reserves, Payloads.make(ReservesPayload(asOf: clock.now, holdings: [.init(asset: "USDC", amount: held, wallets: ["0xfund"])]), for: fund.state,
+                                                   expires: clock.now.adding(seconds: 86_400)!), approvers))
             // Sign on all cores, then append in batches of 500.
-            let signed = try sign(items)
+            let signed = try sign(items + money)
             for item in signed { entrySignatures += Int64(item.signatures.count) }
-            // Contributions first, so that the releases find money.
-            let ordered = signed.filter { $0.kind == .contribution } + signed.filter { $0.kind != .contribution }
+            // Contributions, their receipt and the attestation first, so that the releases find money.
+            let first: Set<EntryKind> = [.contribution, .receipt, .reserves]
+            let ordered = signed.filter { $0.kind == .contribution } + signed.filter { $0.kind == .receipt } + signed.filter { $0.kind == .reserves }
+                + signed.filter { !first.contains($0.kind) }
             var start = 0
             while start < ordered.count {
                 let end = min(start + 500, ordered.count)

@@ -213,7 +213,7 @@ extension FundError {
     /// exit 2; every other refusal exits 1.
     var exitCode: Int32 {
         switch rule {
-        case .malformedPayload, .forbiddenCharacter, .invalidAmount, .unknownAsset, .unknownMember, .unknownClaim, .unknownRelease, .notInitialized: 2
+        case .malformedPayload, .forbiddenCharacter, .invalidAmount, .unknownAsset, .unknownMember, .unknownClaim, .unknownRelease, .unknownContribution, .unknownAssessor, .notInitialized: 2
         default: 1
         }
     }

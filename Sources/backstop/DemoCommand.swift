@@ -82,10 +82,10 @@ private struct Demo {
     }
 
     /// Delegates sign `payload` one by one with `backstop approve` (quietly after the first).
-    func approve(_ payload: String, by delegates: [Int]) throws -> [String] {
+    func approve(_ payload: String, by delegates: [Int], quiet: Bool = false) throws -> [String] {
         try delegates.enumerated().map { index, number in
             let signature = file("\(URL(fileURLWithPath: payload).deletingPathExtension().lastPathComponent).delegate-\(number).sig")
-            try backstop(["approve", "--key", key("delegate-\(number)"), "--proposal", payload, "--out", signature], quiet: index > 0)
+            try backstop(["approve", "--key", key("delegate-\(number)"), "--proposal", payload, "--out", signature], quiet: quiet || index > 0)
             return signature
         }
     }
@@ -103,11 +103,11 @@ private struct Demo {
     }
 
     /// propose, approve by four delegates, submit.
-    mutating func delegateAction(_ verb: [String], name: String, by delegates: [Int] = [1, 2, 3, 4]) throws {
+    mutating func delegateAction(_ verb: [String], name: String, by delegates: [Int] = [1, 2, 3, 4], quiet: Bool = false) throws {
         let payload = file("\(name).json")
-        try backstop(["propose"] + verb + ["--ledger", ledger, "--out", payload])
-        let signatures = try approve(payload, by: delegates)
-        try backstop(["submit", "--ledger", ledger, "--proposal", payload] + signatures.flatMap { ["--signature", $0] })
+        try backstop(["propose"] + verb + ["--ledger", ledger, "--out", payload], quiet: quiet)
+        let signatures = try approve(payload, by: delegates, quiet: quiet)
+        try backstop(["submit", "--ledger", ledger, "--proposal", payload] + signatures.flatMap { ["--signature", $0] }, quiet: quiet)
     }
 
     mutating func run() throws {
@@ -125,12 +125,27 @@ private struct Demo {
         try backstop(["init", "--ledger", ledger, "--genesis", genesis] + genesisSignatures.flatMap { ["--signature", $0] })
 
         say("The delegates admit three member platforms: a large exchange, a small wallet and a broker.")
-        try delegateAction(["admit", "--member", "exchange-a", "--platform", "Exchange A (Singapore)", "--key", pub("exchange-a"), "--size", "500000000"], name: "admit-exchange-a")
-        try delegateAction(["admit", "--member", "wallet-b", "--platform", "Wallet B", "--key", pub("wallet-b"), "--size", "2000000"], name: "admit-wallet-b")
-        try delegateAction(["admit", "--member", "broker-c", "--platform", "Broker C", "--key", pub("broker-c"), "--size", "40000000"], name: "admit-broker-c")
+        try delegateAction(["admit", "--member", "exchange-a", "--platform", "Exchange A (Singapore)", "--key", pub("exchange-a"), "--size", "500000000", "--jurisdiction", "SG"], name: "admit-exchange-a")
+        try delegateAction(["admit", "--member", "wallet-b", "--platform", "Wallet B", "--key", pub("wallet-b"), "--size", "2000000", "--jurisdiction", "EE"], name: "admit-wallet-b")
+        try delegateAction(["admit", "--member", "broker-c", "--platform", "Broker C", "--key", pub("broker-c"), "--size", "40000000", "--jurisdiction", "SG"], name: "admit-broker-c")
 
-        say("Before the first dues fall due, the delegates raise the dues cap to 150,000 USDC. The proposal starts from the policy in force and changes only the cap; every signer sees the change.")
-        try delegateAction(["policy", "--dues-cap", "150000"], name: "policy-cap")
+        say("Before the first dues fall due, the delegates raise the dues cap to 150,000 USDC, cap what one account may receive from a restitution list at about US$250,000 (100 ETH, 6 BTC or 250,000 USDC, the exchange's own programme's limit), and make membership mandatory for platforms registered in Singapore. The proposal starts from the policy in force and changes only what is given; every signer sees the change.")
+        try delegateAction(["policy", "--dues-cap", "150000", "--account-cap", "ETH=100", "--account-cap", "BTC=6", "--account-cap", "USDC=250000", "--mandatory-jurisdiction", "SG"], name: "policy-cap")
+        try delegateAction(["registry", "--jurisdiction", "SG", "--as-of", "2021-10-01", "--platform", "Exchange A (Singapore)", "--platform", "Broker C", "--platform", "Lion Exchange"], name: "registry-sg")
+        print("(the Singapore register lists three platforms; status will name the one that is not a member)")
+
+        say("Two independent assessment firms are registered; each member is assessed under the seed's schedule (two different assessors at founding, one within 3 months, then every 6 months; never the same assessor twice within 14 months). Each assessment is signed by the member and by the assessor.")
+        try delegateAction(["assessor", "--assessor", "assessor-1", "--firm", "Northwind Security", "--key", pub("assessor-1")], name: "assessor-1")
+        try delegateAction(["assessor", "--assessor", "assessor-2", "--firm", "Harbour Risk Partners", "--key", pub("assessor-2")], name: "assessor-2", quiet: true)
+        for (member, assessor, quiet) in [("exchange-a", "assessor-1", false), ("exchange-a", "assessor-2", true), ("wallet-b", "assessor-1", true)] {
+            let payload = file("assessment-\(member)-\(assessor).json")
+            try backstop(["propose", "assessment", "--ledger", ledger, "--member", member, "--assessor", assessor, "--date", "2021-10-01", "--kind", "founding",
+                          "--report-sha256", Hex.encode(try SHA256.hash(Array("\(member) founding report by \(assessor)".utf8))), "--out", payload], quiet: quiet)
+            try backstop(["approve", "--key", key(member), "--ledger", ledger, "--proposal", payload, "--out", payload + ".member.sig"], quiet: true)
+            try backstop(["approve", "--key", key(assessor), "--ledger", ledger, "--proposal", payload, "--out", payload + ".assessor.sig"], quiet: true)
+            try backstop(["submit", "--ledger", ledger, "--proposal", payload, "--signature", payload + ".member.sig", "--signature", payload + ".assessor.sig"], quiet: quiet)
+        }
+        print("(Exchange A was assessed by both firms; Wallet B by one only; Broker C by none)")
 
         say("Members pay their dues each period: Exchange A 50,000 USDC (its size scales it), Wallet B the 1,000 USDC floor; Broker C pays once and then stops. Exchange A also puts in ETH and BTC so the fund can cover a real breach.")
         try backstop(["contribute", "--ledger", ledger, "--member", "exchange-a", "--key", key("exchange-a"), "--asset", "ETH", "--amount", "2500", "--reference", "eth-tx-0x01", "--id", "exchange-a-eth-1"])
@@ -141,10 +156,13 @@ private struct Demo {
             try backstop(["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", key("wallet-b"), "--asset", "USDC", "--amount", "1000", "--reference", "usdc-b-\(period)", "--id", "wallet-b-dues-\(period)"], quiet: quiet)
             if period == 0 {
                 try backstop(["contribute", "--ledger", ledger, "--member", "broker-c", "--key", key("broker-c"), "--asset", "USDC", "--amount", "4000", "--reference", "usdc-c-0", "--id", "broker-c-dues-0"])
+                say("A contribution is only a member's declaration: until the money is seen in the fund's wallets it counts for nothing. The delegates check the wallets and confirm what arrived with a receipt.")
             }
-            advance(days: 30)
+            advance(days: 2)
+            try delegateAction(["receipt", "--reference", "fund wallets, period \(period) statement"], name: "receipt-\(period)", quiet: quiet)
+            advance(days: 28)
         }
-        print("(periods 1 to 3 were paid the same way, quietly; Broker C paid only period 0)")
+        print("(periods 1 to 3 were paid and confirmed the same way, quietly; Broker C paid only period 0)")
 
         clock = Timestamp("2022-01-18T02:00:00Z")!
         say("The witnesses cosign a checkpoint of the ledger: each verifies every entry of its own copy first (witness 1 keeps a mirror), checks it extends what it cosigned before, and signs with its clock's time.")
@@ -181,11 +199,20 @@ private struct Demo {
         try backstop(["petition", "submit", "--ledger", ledger, "--petition", petition, "--signatures", signatures])
 
         advance(days: 2)
-        say("The delegates review Exchange A's claim and propose a partial release: 1,500 ETH, 120 BTC and the full 66,200 USDC, to the victims' restitution addresses.")
+        say("Before any release, the delegates attest the fund's reserves: what its wallets actually hold, per asset, with the addresses. A release may never exceed the last attestation, less what is reserved and paid since.")
+        try delegateAction(["reserves", "--as-of", "2022-01-20", "--hold", "ETH=2500@0xfund-eth", "--hold", "BTC=200@bc1qfund-btc,bc1qfund-cold", "--hold", "USDC=208000@0xfund-usdc"], name: "reserves-2022-01")
+
+        say("Exchange A prepares the restitution list of its 483 affected accounts: per account and asset, the amount owed. Account references are salted and hashed, so the list reveals no one; each user gets a proof file of their own. The list is checked against the fund's per-account cap.")
+        let accounts = file("restitution-accounts.csv")
+        try Data(Self.restitutionCSV(accounts: 483, totals: [("ETH", 18, Amount(minorUnits: "1500000000000000000000")!), ("BTC", 8, Amount(12_000_000_000)), ("USDC", 6, Amount(66_200_000_000))]).utf8)
+            .write(to: URL(fileURLWithPath: accounts))
+        try backstop(["restitution", "build", "--ledger", ledger, "--accounts", accounts, "--destination", "restitution-pool-exchange-a", "--out", file("restitution")])
+
+        say("The delegates review Exchange A's claim and propose a partial release: 1,500 ETH, 120 BTC and the full 66,200 USDC, to the restitution pool that pays the list: its root, totals and largest amount are part of what they sign.")
         let release = file("release-1.json")
         try backstop(["propose", "release", "--ledger", ledger, "--id", "release-1", "--claim", "breach-2022-01",
-                      "--pay", "ETH=1500@0xrestitution-eth", "--pay", "BTC=120@bc1qrestitution", "--pay", "USDC=66200@0xrestitution-usdc",
-                      "--payee", "Exchange A claimants", "--out", release])
+                      "--pay", "ETH=1500@restitution-pool-exchange-a", "--pay", "BTC=120@restitution-pool-exchange-a", "--pay", "USDC=66200@restitution-pool-exchange-a",
+                      "--restitution", file("restitution/summary.json"), "--payee", "Exchange A claimants", "--out", release])
         var releaseSignatures = try approve(release, by: [1, 2, 3])
 
         say("Anyone can see where the release stands, like a multisig wallet's queue: who signed, who has not, whether it would be accepted now.")
@@ -243,11 +270,39 @@ private struct Demo {
         let fundId = Hex.encode(try readFund(URL(fileURLWithPath: ledger)).fundId)
         try backstop(["check-proof", "--proof", proof] + (1...3).flatMap { ["--witness", "witness-\($0).demo=\(pub("witness-\($0)"))"] } + ["--quorum", "2", "--fund-id", fundId])
 
+        say("One of the 483 affected users checks their own share with the proof file Exchange A gave them: their account and amounts are in the list that the settled release paid, and they see no one else's.")
+        try backstop(["restitution", "check", "--proof", file("restitution/proofs/proof-000042.json"), "--ledger", ledger])
+
         say("Anyone can now verify the whole ledger from the file alone: every link, signature and rule.")
         try backstop(["verify", "--ledger", ledger])
 
         say("The fund's status.")
         try backstop(["status", "--ledger", ledger])
+    }
+
+    /// A synthetic restitution list: `accounts` accounts ("acct-0001"...), each owed a share
+    /// of every total weighted 1 to 7, the shares summing exactly to the totals.
+    static func restitutionCSV(accounts: Int, totals: [(asset: String, decimals: Int, total: Amount)]) -> String {
+        let weights = (0..<accounts).map { UInt($0 % 7 + 1) }
+        let sum = weights.reduce(0, +)
+        var csv = "account,asset,amount\n"
+        var shares: [[Amount]] = []
+        for (_, _, total) in totals {
+            var given = Amount.zero
+            var row: [Amount] = []
+            for (index, weight) in weights.enumerated() {
+                let share = index == accounts - 1 ? total - given : Amount(total.minorUnits * .init(weight) / .init(sum))
+                given += share
+                row.append(share)
+            }
+            shares.append(row)
+        }
+        for index in 0..<accounts {
+            for (column, (asset, decimals, _)) in totals.enumerated() {
+                csv += "acct-\(String(format: "%04d", index + 1)),\(asset),\(shares[column][index].decimalString(decimals: decimals))\n"
+            }
+        }
+        return csv
     }
 
     /// Appends `count` contributions by the three members, a minute apart in batches of

@@ -15,7 +15,8 @@ struct ProposeCommand: ParsableCommand {
             pending), so that no one signs a payload that cannot be recorded. It warns about \
             what depends on time. Then: backstop submit --ledger DIR --proposal FILE --signature SIG ...
             """,
-        subcommands: [Admit.self, MemberStatus.self, MemberKey.self, Release.self, Cancel.self, Settle.self, Reject.self, Rotate.self, Policy.self]
+        subcommands: [Admit.self, MemberStatus.self, MemberKey.self, Release.self, Cancel.self, Settle.self, Reject.self, Rotate.self, Policy.self,
+                      Receipt.self, Reserves.self, AssessorRegistration.self, AssessmentDraft.self, Registry.self]
     )
 
     /// Builds the payload from the ledger's current state, dry-runs it, writes it and shows it.
@@ -58,10 +59,11 @@ struct ProposeCommand: ParsableCommand {
         @Option(help: "The platform's name.") var platform: String
         @Option(help: "The member's public key file (PEM or DER).") var key: String
         @Option(help: "Declared size in dues-asset units, which scales its dues (0 for none).") var size: String
+        @Option(help: "Where the platform is registered: a jurisdiction code such as SG.") var jurisdiction: String?
         func run() throws {
             try ProposeCommand.write(options, clock, proposal) { state in
                 let size = size == "0" ? Amount.zero : try parseAmount(size, asset: state.policy.asset, state: state, option: "--size")
-                return AdmitPayload(member: member, platform: platform, key: try Files.publicKey(key), size: size)
+                return AdmitPayload(member: member, platform: platform, key: try Files.publicKey(key), size: size, jurisdiction: jurisdiction)
             }
         }
     }
@@ -106,6 +108,7 @@ struct ProposeCommand: ParsableCommand {
         @Option(help: "The claim's id.") var claim: String
         @Option(help: "A payout as ASSET=AMOUNT@DESTINATION, amount in asset units (repeat).") var pay: [String] = []
         @Option(help: "Who receives the payouts (default: claimants of CLAIM).") var payee: String?
+        @Option(help: "A restitution list's summary.json (backstop restitution build): the payouts to its destination must total it.") var restitution: String?
         func run() throws {
             guard !pay.isEmpty else { throw CLIError.badInput("give at least one --pay ASSET=AMOUNT@DESTINATION") }
             try ProposeCommand.write(options, clock, proposal) { state in
@@ -121,7 +124,14 @@ struct ProposeCommand: ParsableCommand {
                     let amount = try parseAmount(head[1], asset: head[0], state: state, option: "--pay \(SafeText.escape(head[0]))")
                     return Payout(asset: head[0], amount: amount, payee: payee ?? "claimants of \(claim)", destination: parts[1])
                 }
-                return ReleasePayload(claim: claim, payouts: payouts)
+                var list: RestitutionSummary? = nil
+                if let restitution {
+                    let bytes = try Files.read(restitution, what: "restitution summary", limit: 1 << 20)
+                    do { list = try RestitutionSummary(json: try JSONParser.parse(bytes)) } catch let error as FundError {
+                        throw CLIError.badInput("restitution summary \(restitution): \(error.reason)")
+                    } catch { throw CLIError.badInput("restitution summary \(restitution) is not JSON: \(error)") }
+                }
+                return ReleasePayload(claim: claim, payouts: payouts, restitution: list)
             }
         }
     }
@@ -204,10 +214,15 @@ struct ProposeCommand: ParsableCommand {
         @Option(help: "New grace after a period before unpaid dues put a member in arrears.") var grace: String?
         @Option(help: "New delay between a release's approval and its earliest settlement.") var releaseDelay: String?
         @OptionGroup var witnesses: WitnessOptions
+        @Option(help: "New time within which a receipt must confirm a declared contribution.") var receiptDeadline: String?
+        @Option(help: "Most one account may receive in a restitution list, ASSET=AMOUNT in asset units (repeat; ASSET=none removes it).") var accountCap: [String] = []
+        @Option(help: "true: a member with overdue assessments may not file a claim; false: it may.") var claimsNeedAssessments: Bool?
+        @Option(help: "A jurisdiction where membership is mandatory (repeat; replaces the list; 'none' empties it).") var mandatoryJurisdiction: [String] = []
         func run() throws {
             let newWitnesses = try witnesses.policy()
-            guard duesRatePerMillion != nil || duesFloor != nil || duesCap != nil || grace != nil || releaseDelay != nil || newWitnesses != nil else {
-                throw CLIError.badInput("nothing to change: give --dues-rate-per-million, --dues-floor, --dues-cap, --grace, --release-delay, --witness or --delegates-witness")
+            let safeguardsChanged = receiptDeadline != nil || !accountCap.isEmpty || claimsNeedAssessments != nil || !mandatoryJurisdiction.isEmpty
+            guard duesRatePerMillion != nil || duesFloor != nil || duesCap != nil || grace != nil || releaseDelay != nil || newWitnesses != nil || safeguardsChanged else {
+                throw CLIError.badInput("nothing to change: give --dues-rate-per-million, --dues-floor, --dues-cap, --grace, --release-delay, --witness, --delegates-witness, --receipt-deadline, --account-cap, --claims-need-assessments or --mandatory-jurisdiction")
             }
             try ProposeCommand.write(options, clock, proposal) { state in
                 let current = state.policy
@@ -220,7 +235,20 @@ struct ProposeCommand: ParsableCommand {
                     floor: try amount(duesFloor, "--dues-floor", current.floor), cap: try amount(duesCap, "--dues-cap", current.cap),
                     periodSeconds: current.periodSeconds, graceSeconds: try grace.map { try parseDuration($0, option: "--grace") } ?? current.graceSeconds)
                 let delay = try releaseDelay.map { try parseDuration($0, option: "--release-delay") } ?? state.releaseDelaySeconds
-                return PolicyPayload(policy: changed, releaseDelaySeconds: delay, previous: (current, state.releaseDelaySeconds), witnesses: newWitnesses)
+                var safeguards: Safeguards? = nil
+                if safeguardsChanged {
+                    var s = state.safeguards
+                    if let receiptDeadline { s.receiptSeconds = try parseDuration(receiptDeadline, option: "--receipt-deadline") }
+                    for item in accountCap {
+                        let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                        guard parts.count == 2 else { throw CLIError.badInput("--account-cap \(SafeText.quoted(item)): expected ASSET=AMOUNT or ASSET=none") }
+                        s.accountCaps[parts[0]] = parts[1] == "none" ? nil : try parseAmount(parts[1], asset: parts[0], state: state, option: "--account-cap")
+                    }
+                    if let claimsNeedAssessments { s.claimsNeedAssessments = claimsNeedAssessments }
+                    if !mandatoryJurisdiction.isEmpty { s.mandatoryJurisdictions = mandatoryJurisdiction == ["none"] ? [] : mandatoryJurisdiction }
+                    safeguards = s
+                }
+                return PolicyPayload(policy: changed, releaseDelaySeconds: delay, previous: (current, state.releaseDelaySeconds), witnesses: newWitnesses, safeguards: safeguards)
             }
         }
     }

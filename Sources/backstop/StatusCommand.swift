@@ -47,6 +47,56 @@ func currentDues(_ member: Member, _ state: FundState, at time: Timestamp) -> (p
     return (state.duesPaid[member.id]?[period] ?? .zero, state.policy.dues(size: member.size), state.deadline(ofPeriod: period))
 }
 
+/// Per asset, the last reserve attestation against the books: what was attested, paid
+/// since, reserved, what the books say is held (confirmed contributions less paid), and what
+/// a new release may still use by the attestation.
+func coverageReport(_ state: FundState) -> JSONValue {
+    func units(_ amount: Amount, _ asset: String) -> JSONValue { .string(amount.decimalString(decimals: state.assets[asset] ?? 0)) }
+    return [
+        "lastAttested": state.reserves.map { .string($0.asOf.description) } ?? .null,
+        "entry": state.reserves.map { .integer($0.seq) } ?? .null,
+        "assets": .object(state.balances.reduce(into: [:]) { result, item in
+            let (asset, balance) = item
+            let attested = state.reserves?.holdings[asset] ?? .zero
+            let paidSince = state.paidSinceAttestation[asset] ?? .zero
+            let books = balance.contributed - balance.paid
+            let heldNow = paidSince <= attested ? attested - paidSince : .zero
+            result[asset] = [
+                "attested": units(attested, asset), "paidSince": units(paidSince, asset), "reserved": units(balance.reserved, asset),
+                "books": units(books, asset), "attestedLessPaid": units(heldNow, asset),
+                "shortfall": units(heldNow < books ? books - heldNow : .zero, asset),
+                "releasable": state.attestedAvailable(asset).map { units(min($0, balance.available), asset) } ?? units(balance.available, asset),
+            ]
+        }),
+    ]
+}
+
+/// A member's money per asset: declared, confirmed, and unconfirmed (pending or lapsed).
+func memberMoneyReport(_ member: Member, _ state: FundState, at time: Timestamp) -> JSONValue {
+    let (pending, lapsed) = state.unconfirmed(member: member.id, at: time)
+    return .object((state.memberMoney[member.id] ?? [:]).reduce(into: [:]) { result, item in
+        let (asset, money) = item
+        let decimals = state.assets[asset] ?? 0
+        func sum(_ list: [Declaration]) -> String { list.filter { $0.asset == asset }.reduce(Amount.zero) { $0 + $1.amount }.decimalString(decimals: decimals) }
+        result[asset] = [
+            "declared": .string(money.declared.decimalString(decimals: decimals)), "confirmed": .string(money.confirmed.decimalString(decimals: decimals)),
+            "unconfirmed": .string(money.unconfirmed.decimalString(decimals: decimals)), "pending": .string(sum(pending)), "lapsed": .string(sum(lapsed)),
+        ]
+    })
+}
+
+/// Where a member stands in the assessment schedule.
+func assessmentReport(_ member: Member, _ state: FundState, at time: Timestamp) -> JSONValue {
+    let schedule = state.assessmentSchedule(member: member.id)
+    let history = state.assessments[member.id] ?? []
+    return [
+        "cycle": .string(schedule.cycle.rawValue), "pairComplete": .bool(schedule.pairComplete),
+        "due": schedule.due.map { .string($0.description) } ?? .null, "needs": .string(schedule.needs),
+        "overdue": .bool(schedule.due.map { $0 < time } ?? false),
+        "last": history.last.map { ["assessor": .string($0.assessor), "date": .string($0.date.description), "kind": .string($0.kind.rawValue)] } ?? .null,
+    ]
+}
+
 /// The `status --json` object.
 func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
     let dues = state.policy.asset
@@ -63,6 +113,13 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
             "releaseDelaySeconds": .integer(state.releaseDelaySeconds), "words": .string(state.policy.words(decimals: decimals)),
         ],
         "witnesses": state.witnesses.map { $0.json } ?? .null,
+        "rulesVersion": .integer(state.version),
+        "safeguards": state.safeguards.json,
+        "reserves": coverageReport(state),
+        "assessors": .array(state.assessors.values.sorted { $0.id < $1.id }.map {
+            ["id": .string($0.id), "firm": .string($0.firm), "active": .bool($0.active), "key": .string($0.key.fingerprint)]
+        }),
+        "missingMembers": .array(state.missingMembers.map { ["jurisdiction": .string($0.jurisdiction), "platforms": .array($0.platforms.map(JSONValue.string))] }),
         "checkpoint": ["size": .integer(state.checkpointSize), "witnessedTime": text(state.witnessedTime)],
         "currentPeriod": ["number": .integer(period), "start": text(state.start(ofPeriod: period)), "end": text(state.start(ofPeriod: period + 1)),
                           "deadline": text(state.deadline(ofPeriod: period))],
@@ -82,6 +139,9 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
                 "currentPeriodPaid": .string(current.paid.decimalString(decimals: decimals)),
                 "currentPeriodDeadline": text(current.deadline),
                 "key": .string(member.key.fingerprint),
+                "jurisdiction": member.jurisdiction.map(JSONValue.string) ?? .null,
+                "money": memberMoneyReport(member, state, at: time),
+                "assessments": assessmentReport(member, state, at: time),
             ]
         }),
         "claims": .array(state.claims.values.sorted { $0.seq < $1.seq }.map { claim in
@@ -96,6 +156,7 @@ func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
             ["id": .string(release.id), "claim": .string(release.claim), "amounts": amounts(release.totals, state),
              "approvedAt": .string(release.approvedAt.description), "payableAt": .string(release.payableAt.description),
              "witnessedAt": text(release.witnessedAt),
+             "restitution": release.restitution?.json ?? .null,
              "payouts": .array(release.payouts.map {
                  ["asset": .string($0.asset), "amount": .string($0.amount.decimalString(decimals: state.assets[$0.asset] ?? 0)),
                   "payee": .string($0.payee), "destination": .string($0.destination)]
@@ -128,6 +189,18 @@ func statusLines(_ state: FundState, at time: Timestamp) -> [String] {
     for (asset, balance) in state.balances.sorted(by: { $0.key < $1.key }) {
         lines.append("  \(asset.padding(toLength: 6, withPad: " ", startingAt: 0)) \(state.show(balance.available, asset)) available, \(state.show(balance.reserved, asset)) reserved, \(state.show(balance.paid, asset)) paid of \(state.show(balance.contributed, asset))")
     }
+    if let reserves = state.reserves {
+        lines.append("Reserves attested \(Words.time(reserves.asOf)) (entry \(reserves.seq)), against the books:")
+        for (asset, balance) in state.balances.sorted(by: { $0.key < $1.key }) {
+            let attested = reserves.holdings[asset] ?? .zero, paidSince = state.paidSinceAttestation[asset] ?? .zero
+            let held = paidSince <= attested ? attested - paidSince : .zero
+            let books = balance.contributed - balance.paid
+            let gap = held < books ? "; SHORT by \(state.show(books - held, asset))" : ""
+            lines.append("  \(asset.padding(toLength: 6, withPad: " ", startingAt: 0)) attested \(state.show(attested, asset)), paid since \(state.show(paidSince, asset)); the books hold \(state.show(books, asset))\(gap); releasable \(state.show(min(state.attestedAvailable(asset) ?? balance.available, balance.available), asset))")
+        }
+    } else {
+        lines.append(state.version >= 2 ? "Reserves: never attested, so no release can be approved" : "Reserves: never attested (a version-1 fund: releases are bounded by the books alone)")
+    }
     lines.append("")
     lines.append("Members (dues as of \(time)):")
     for member in state.members.values.sorted(by: { $0.id < $1.id }) {
@@ -136,6 +209,24 @@ func statusLines(_ state: FundState, at time: Timestamp) -> [String] {
         let current = currentDues(member, state, at: time)
         let deadline = current.deadline.map { ", due by \(Words.time($0))" } ?? ""
         lines.append("  \(member.id) (\(SafeText.show(member.platform))): \(status)\(arrears); period \(period): paid \(state.show(current.paid, dues)) of \(state.show(current.owed, dues))\(deadline)")
+        if state.version >= 2 {
+            let (pending, lapsed) = state.unconfirmed(member: member.id, at: time)
+            for (asset, money) in (state.memberMoney[member.id] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let waiting = pending.filter { $0.asset == asset }.reduce(Amount.zero) { $0 + $1.amount }
+                let gone = lapsed.filter { $0.asset == asset }.reduce(Amount.zero) { $0 + $1.amount }
+                lines.append("    \(asset): declared \(state.show(money.declared, asset)), confirmed \(state.show(money.confirmed, asset)), unconfirmed \(state.show(money.unconfirmed, asset)) (\(state.show(waiting, asset)) awaiting a receipt, \(state.show(gone, asset)) lapsed)")
+            }
+        }
+        let schedule = state.assessmentSchedule(member: member.id)
+        let overdue = schedule.due.map { $0 < time } ?? false
+        let last = state.assessments[member.id]?.last.map { "; last \($0.kind.rawValue) by \($0.assessor) on \(Words.time($0.date))" } ?? "; none recorded"
+        lines.append("    assessments: next \(schedule.needs), due \(schedule.due.map(Words.time) ?? "-")\(overdue ? " OVERDUE" : "")\(last)")
+        if let jurisdiction = member.jurisdiction { lines.append("    jurisdiction: \(jurisdiction)") }
+    }
+    let overdue = state.members.values.filter { m in state.assessmentSchedule(member: m.id).due.map { $0 < time } ?? false }.map(\.id).sorted()
+    if !overdue.isEmpty { lines.append("  Assessments overdue: \(overdue.joined(separator: ", "))\(state.safeguards.claimsNeedAssessments ? " (they cannot file claims)" : "")") }
+    for (code, missing) in state.missingMembers where !missing.isEmpty {
+        lines.append("  Not members although registered in \(code), where membership is mandatory: \(missing.map(SafeText.show).joined(separator: ", "))")
     }
     lines.append("")
     lines.append("Claims:")
@@ -160,6 +251,9 @@ func statusLines(_ state: FundState, at time: Timestamp) -> [String] {
         }
         for payout in release.payouts {
             lines.append("    pays \(state.show(payout.amount, payout.asset)) to \(SafeText.show(payout.payee)) at \(payout.destination)")
+        }
+        if let list = release.restitution {
+            lines.append("    restitution list of \(list.accounts) accounts at \(list.destination), root \(list.root)")
         }
     }
     lines.append("")

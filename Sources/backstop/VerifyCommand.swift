@@ -83,6 +83,10 @@ struct VerifyCommand: ParsableCommand {
                 summary["seconds"] = .string(String(format: "%.2f", elapsedSeconds))
                 if let peak = peakResidentKiB() { summary["peakMemoryKiB"] = .integer(Int64(peak)) }
                 summary["checkpoint"] = checkpointReport.map { .object($0) } ?? .null
+                if failure == nil, let state {
+                    summary["rulesVersion"] = .integer(state.version)
+                    summary["reserves"] = coverageReport(state)
+                }
             }
             if let failure {
                 summary["error"] = ["code": "corrupt", "rule": rule.map { .string($0) } ?? .null,

@@ -55,6 +55,9 @@ func endToEnd() throws {
     let appended = try #require(try JSONSerialization.jsonObject(with: Data(contributed.stdout.utf8)) as? [String: Any])
     #expect(appended["seq"] as? Int == 4 && appended["id"] as? String == "c1" && (appended["hash"] as? String)?.count == 64)
     try run(["contribute", "--ledger", ledger, "--member", "m1", "--key", "\(keys)/exchange-a.key.pem", "--asset", "USDC", "--amount", "500"])
+    // Declared money counts once a receipt confirms it, and releases need attested reserves.
+    try delegates(["receipt", "--reference", "fund wallet statement"], "receipt.json")
+    try delegates(["reserves", "--hold", "BTC=3.5@bc1qfund", "--hold", "USDC=500@0xfund"], "reserves.json")
     try run(["claim", "file", "--ledger", ledger, "--member", "m1", "--key", "\(keys)/exchange-a.key.pem", "--id", "claim-1",
              "--platform", "Member One", "--description", "hot wallet", "--incident-time", "2026-02-27T00:00:00Z", "--accounts", "10", "--loss", "BTC=2"])
 
@@ -121,5 +124,5 @@ func endToEnd() throws {
     try delegates(["member-status", "--member", "m1", "--status", "active", "--reason", "audit renewed"], "status2.json")
     #expect(try run(["mirror", "--from", ledger, "--to", path("mirror")]).stdout.contains("mirrored 1 new entry"))
     let log = try run(["log", "--ledger", path("mirror")])
-    #expect(log.stdout.split(separator: "\n").count == 18 && log.stdout.contains("checkpoint of"), "\(log.stdout)")
+    #expect(log.stdout.split(separator: "\n").count == 20 && log.stdout.contains("checkpoint of"), "\(log.stdout)")
 }

@@ -20,7 +20,17 @@ struct FundCLITests {
         #expect(demo.stdout.contains("is in arrears"))
         #expect(demo.stdout.contains("claim filed by a petition of 100 distinct petitioners"))
         #expect(demo.stdout.contains("openssl dgst -sha256 -sign"))
-        #expect(demo.stdout.contains("intact: 24 entries"))
+        #expect(demo.stdout.contains("intact: 35 entries"))
+        // Money that is really there: receipts, reserves, a capped restitution list, one
+        // user's own proof, the assessment schedule and the jurisdiction register.
+        #expect(demo.stdout.contains("$ backstop propose receipt") && demo.stdout.contains("confirms 1:"))
+        #expect(demo.stdout.contains("$ backstop propose reserves") && demo.stdout.contains("holds:         2,500 ETH held"))
+        #expect(demo.stdout.contains("restitution list: 483 accounts, 1449 amounts, 120 BTC, 1,500 ETH, 66,200 USDC"))
+        #expect(demo.stdout.contains("ETH:         1,500 ETH in total, at most 5.434782608695652425 ETH to one account; the cap is 100 ETH"))
+        #expect(demo.stdout.contains("account acct-0042 is owed 5.434782608695652173 ETH, 0.4347826 BTC, 239.855072 USDC in the restitution list of release release-1"))
+        #expect(demo.stdout.contains("release release-1 is settled: paid to restitution-pool-exchange-a"))
+        #expect(demo.stdout.contains("assessments: next a second founding assessment, by another assessor, due 2021-11-01 00:00:00 UTC OVERDUE"))
+        #expect(demo.stdout.contains("Not members although registered in SG, where membership is mandatory: Lion Exchange"))
         // The screens a signer reads (units, roles, a diff), the queue, and no hidden option
         // in any command the demo prints.
         let printed = demo.stdout.split(separator: "\n").filter { $0.hasPrefix("$ backstop") }
@@ -31,7 +41,7 @@ struct FundCLITests {
         #expect(demo.stdout.contains("$ backstop check") && demo.stdout.contains("not signed yet: delegate-4 (OKX)"))
         // Witnessed time: a settlement 23 hours after the release is refused, 24 hours accepted.
         #expect(demo.stdout.contains("becomes payable when a checkpoint cosigned at or after 2022-01-21T02:00:00Z"))
-        #expect(demo.stdout.contains("release release-1 settled") && demo.stdout.contains("holds: entry 19 (release"))
+        #expect(demo.stdout.contains("release release-1 settled") && demo.stdout.contains("holds: entry 30 (release"))
         return (directory, ledger)
     }
 
@@ -40,7 +50,7 @@ struct FundCLITests {
         let (directory, ledger) = try demoLedger()
         defer { try? FileManager.default.removeItem(at: directory) }
         let verify = try backstop("verify", "--ledger", ledger, "--json")
-        #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":24"#))
+        #expect(verify.status == 0 && verify.stdout.contains(#""ok":true"#) && verify.stdout.contains(#""entries":35"#) && verify.stdout.contains(#""lastAttested":"2022-01-20T00:00:00Z""#))
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("third-work"), withIntermediateDirectories: true)
         let existingWork = try backstop("demo", "--ledger", directory.appendingPathComponent("third").path, "--keys", Self.keys)
         #expect(existingWork.status == 2 && existingWork.stderr.contains("third-work already exists"))
@@ -278,8 +288,8 @@ struct FundCLITests {
         #expect(replayed.status == 1 && replayed.stderr.contains("line 3 of") && replayed.stderr.contains("[rule replayedId]"), "\(replayed.stderr)")
         #expect(try Data(contentsOf: file) == before)
         let good = try submit([try line("a"), try line("b"), try line("c")])
-        #expect(good.status == 0 && good.stdout.contains("appended 3 entries, 24 to 26, with one write and one fsync"), "\(good.stdout)\(good.stderr)")
-        #expect(try backstop("verify", "--ledger", ledger).stdout.contains("intact: 27 entries"))
+        #expect(good.status == 0 && good.stdout.contains("appended 3 entries, 35 to 37, with one write and one fsync"), "\(good.stdout)\(good.stderr)")
+        #expect(try backstop("verify", "--ledger", ledger).stdout.contains("intact: 38 entries"))
     }
 
     @Test("demo --contributions grows the demo ledger in batches and verifies it; bench prints well-formed figures on a tiny ledger")
@@ -288,8 +298,8 @@ struct FundCLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let ledger = directory.appendingPathComponent("ledger").path
         let grown = try backstop("demo", "--ledger", ledger, "--keys", Self.keys, "--contributions", "2500")
-        #expect(grown.status == 0 && grown.stdout.contains("appended 2500 contributions; the ledger holds 2524 entries"), "\(grown.stderr)")
-        #expect(grown.stdout.contains("intact: 2524 entries"))
+        #expect(grown.status == 0 && grown.stdout.contains("appended 2500 contributions; the ledger holds 2535 entries"), "\(grown.stderr)")
+        #expect(grown.stdout.contains("intact: 2535 entries"))
         #expect(try backstop("verify", "--ledger", ledger).status == 0)
         #expect(try backstop("demo", "--ledger", directory.appendingPathComponent("x").path, "--contributions", "-1").status == 2)
 

@@ -7,7 +7,8 @@ import Glibc
 import Testing
 
 /// A fund made with the library from the published demo keys, for the command line to work
-/// on: members exchange-a and wallet-b; 100 BTC and 10,000 USDC contributed; claims c1 (50
+/// on: members exchange-a and wallet-b; 100 BTC and 10,000 USDC contributed, confirmed by a
+/// receipt and attested as reserves; claims c1 (50
 /// BTC) and c2 (500 BTC); for c1, release r0 cancelled, r2 (1 BTC) settled, r1 (10 BTC)
 /// pending until 2026-03-03T00:00:00Z.
 struct DemoFund {
@@ -40,6 +41,11 @@ struct DemoFund {
         try act(AdmitPayload(member: "wallet-b", platform: "Wallet B", key: try Self.privateKey("wallet-b").publicKey, size: .zero))
         try member(ContributionPayload(member: "exchange-a", asset: "BTC", amount: Amount(10_000_000_000), period: 0, reference: "tx-btc"))
         try member(ContributionPayload(member: "exchange-a", asset: "USDC", amount: Amount(10_000_000_000), period: 0, reference: "tx-usdc"), id: "pay-1")
+        try act(ReceiptPayload(confirmations: state.declarations.values.sorted { $0.seq < $1.seq }.map {
+            ReceiptPayload.Confirmation(member: $0.member, contribution: $0.id, asset: $0.asset, received: $0.amount)
+        }, reference: "statement 2026-03"))
+        try act(ReservesPayload(asOf: Self.start, holdings: [.init(asset: "BTC", amount: Amount(10_000_000_000), wallets: ["bc1qfund"]),
+                                                             .init(asset: "USDC", amount: Amount(10_000_000_000), wallets: ["0xfund"])]))
         for (id, loss) in [("c1", 5_000_000_000), ("c2", 50_000_000_000)] as [(String, UInt)] {
             try member(ClaimPayload(member: "exchange-a", platform: "Exchange A", description: "hot wallet", incidentTime: Self.start,
                                     accounts: 10, losses: ["BTC": Amount(minorUnits: String(loss))!], evidence: []), id: id)
@@ -392,12 +398,12 @@ struct AuditorCLITests {
         let error = try #require(object["error"] as? [String: Any])
         #expect(object["ok"] as? Bool == false && error["code"] as? String == "corrupt" && error["seq"] as? Int == 0 && (error["message"] as? String)?.contains("fund id is") == true)
         let right = try run(["verify", "--ledger", f.ledger, "--fund-id", Hex.encode(f.state.fundId)])
-        #expect(right.status == 0 && right.stdout.hasPrefix("intact: 14 entries"), "\(right.stdout)")
+        #expect(right.status == 0 && right.stdout.hasPrefix("intact: 16 entries"), "\(right.stdout)")
         // Every verb's --json failure has the same shape.
         let refused = try run(["contribute", "--ledger", f.ledger, "--member", "wallet-b", "--key", DemoFund.key("exchange-a"), "--asset", "USDC", "--amount", "1", "--json"])
         let failure = try #require(try JSONSerialization.jsonObject(with: Data(refused.stdout.utf8)) as? [String: Any])
         let detail = try #require(failure["error"] as? [String: Any])
-        #expect(refused.status == 1 && failure["ok"] as? Bool == false && detail["code"] as? String == "refused" && detail["rule"] as? String == "unauthorizedSigner" && detail["seq"] as? Int == 14)
+        #expect(refused.status == 1 && failure["ok"] as? Bool == false && detail["code"] as? String == "refused" && detail["rule"] as? String == "unauthorizedSigner" && detail["seq"] as? Int == 16)
     }
 
     @Test("log verifies what it lists and says what each entry did; a forged entry stops it; --no-verify says so")
@@ -406,7 +412,7 @@ struct AuditorCLITests {
         defer { f.remove() }
         let log = try run(["log", "--ledger", f.ledger])
         #expect(log.status == 0, "\(log.stderr)")
-        for line in ["exchange-a contributed 100 BTC for period 0, ref tx-btc; signed by member exchange-a",
+        for line in ["exchange-a declared 100 BTC for period 0, ref tx-btc; signed by member exchange-a", "receipt confirms 2 contribution(s): 100 BTC, 10,000 USDC received, ref statement 2026-03",
                      "release r1 for claim c1: 10 BTC -> bc1qvictims; payable from 2026-03-03T00:00:00Z; signed by delegate-1, -2, -3, -4",
                      "release r2 settled (1 BTC paid), ref btc-tx", "claim c1 filed by member exchange-a: Exchange A, 10 accounts, loss 50 BTC"] {
             #expect(log.stdout.contains(line), "\(line) in \(log.stdout)")
@@ -443,7 +449,7 @@ struct AuditorCLITests {
                      "exchange-a (Exchange A): active; period 0: paid 10,000 USDC of 50,000 USDC, due by 2026-04-07 00:00:00 UTC",
                      "wallet-b (Wallet B): active; period 0: paid 0 USDC of 1,000 USDC",
                      "r1 for claim c1: 10 BTC; not yet in a recorded checkpoint, so its delay has not started", "pays 10 BTC to victims at bc1qvictims",
-                     "Last recorded checkpoint: 11 entries; the fund's witnessed time is 2026-03-02 00:00:00 UTC"] {
+                     "Last recorded checkpoint: 13 entries; the fund's witnessed time is 2026-03-02 00:00:00 UTC"] {
             #expect(text.stdout.contains(line), "\(line) in \(text.stdout)")
         }
         let json = try run(["status", "--ledger", f.ledger, "--now", f.now, "--json"])
@@ -519,7 +525,7 @@ struct AuditorCLITests {
         try handle.close()
         for verb in [["status", "--now", f.now], ["log"], ["propose", "cancel", "--release", "r1", "--reason", "x", "--out", f.path("c.json")]] {
             let result = try run(verb + ["--ledger", f.ledger])
-            #expect(result.status == 1 && result.stderr.contains("is NOT intact: entry 14") && result.stderr.contains("[rule unauthorizedSigner]"), "\(verb): \(result.stderr)")
+            #expect(result.status == 1 && result.stderr.contains("is NOT intact: entry 16") && result.stderr.contains("[rule unauthorizedSigner]"), "\(verb): \(result.stderr)")
         }
     }
 
