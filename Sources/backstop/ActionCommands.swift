@@ -314,8 +314,13 @@ struct ContributeCommand: ParsableCommand {
         if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: self.json) }
         let privateKey = try signer.privateKey()
         let entry = try fund.submit(.contribution, payload: json, signatures: try Payloads.sign(json, with: [privateKey]), time: time)
-        reportAppended(entry, fund, json: self.json, """
+        let deadline = entry.time.adding(seconds: state.safeguards.receiptSeconds).map { $0.description } ?? "never"
+        let counts = state.version >= 2
+            ? "declared: it counts once the delegates' receipt confirms what arrived (by \(deadline); unconfirmed after that, it never counts)"
+            : "it counts now (a fund from before receipts)"
+        reportAppended(entry, fund, json: self.json, extra: ["confirmed": .bool(state.version < 2)], """
             appended entry \(entry.seq): \(member) contributed \(state.show(minor, asset)) for period \(body.period)
+            \(counts)
             to prove it is recorded, once a cosigned checkpoint covers entry \(entry.seq): backstop prove inclusion --ledger \(options.ledger) --seq \(entry.seq) --checkpoint CHECKPOINT
             """)
     }
