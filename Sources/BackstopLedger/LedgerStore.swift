@@ -75,7 +75,7 @@ public final class LedgerStore {
         }
         let lock = try LockFile(directory.appendingPathComponent(lockFileName))
         let path = directory.appendingPathComponent(ledgerFileName).path
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             if errno == EEXIST { throw LedgerError(.alreadyExists, "\(path) already exists; a folder holds one ledger") }
             throw LedgerError(.io, "cannot create \(path): \(errnoDescription())")
@@ -145,8 +145,7 @@ public final class LedgerStore {
             throw LedgerError(.notFound, "no ledger in \(directory.path) (\(ledgerFileName) is missing)")
         }
         let lock = try LockFile(directory.appendingPathComponent(lockFileName), waitSeconds: lockWaitSeconds)
-        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
+        let fd = try openOwnFile(path, flags: O_RDWR, what: "the ledger")
         do {
             let tilesFolder = directory.appendingPathComponent(MerkleTiles.folderName)
             var tiles = MerkleTiles(directory: tilesFolder)
@@ -345,12 +344,13 @@ public final class LedgerStore {
         let stem = "\(ledgerFileName).torn-\(tail.offset)-\(Int64(Date().timeIntervalSince1970))"
         var name = stem
         var path = directory.appendingPathComponent(name).path
-        var copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        // 0600: the torn line may be anything a crashed writer left, and is for the owner.
+        var copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         var attempt = 1
         while copy < 0 && errno == EEXIST && attempt < 1_000 {
             name = "\(stem)-\(attempt)"
             path = directory.appendingPathComponent(name).path
-            copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
             attempt += 1
         }
         guard copy >= 0 else { throw LedgerError(.io, "cannot create \(path): \(errnoDescription())") }
@@ -409,6 +409,31 @@ public struct PreparedEntry: Sendable {
     }
 }
 
+/// Opens `path` with `flags` and `O_NOFOLLOW`, and checks it is a regular file owned by
+/// this user: a writer never follows a symbolic link planted in the ledger's folder, nor
+/// writes through a file someone else owns.
+func openOwnFile(_ path: String, flags: Int32, mode: mode_t = 0o644, what: String) throws -> Int32 {
+    let fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode)
+    guard fd >= 0 else {
+        if errno == ELOOP { throw LedgerError(.io, "\(what) \(path) is a symbolic link; refusing to follow it (replace it with the file itself)") }
+        throw LedgerError(.io, "cannot open \(what) \(path): \(errnoDescription())")
+    }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else {
+        close(fd)
+        throw LedgerError(.io, "cannot stat \(what) \(path): \(errnoDescription())")
+    }
+    guard info.st_mode & S_IFMT == S_IFREG else {
+        close(fd)
+        throw LedgerError(.io, "\(what) \(path) is not a regular file; refusing to use it")
+    }
+    guard info.st_uid == geteuid() else {
+        close(fd)
+        throw LedgerError(.io, "\(what) \(path) is owned by uid \(info.st_uid), not by this user (uid \(geteuid())); refusing to write through it")
+    }
+    return fd
+}
+
 /// fsync of a folder, so that a file created or renamed in it survives a crash.
 func syncDirectory(_ directory: URL) -> Bool {
     let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -423,8 +448,10 @@ final class LockFile {
 
     /// Takes the lock, waiting up to `waitSeconds` for another holder to release it.
     init(_ url: URL, waitSeconds: Double = 0) throws {
-        let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LedgerError(.io, "cannot open lock file \(url.path): \(errnoDescription())") }
+        // 0600 and our own: whoever can open the lock file can hold the flock and stop
+        // every writer.
+        let fd = try openOwnFile(url.path, flags: O_RDWR | O_CREAT, mode: 0o600, what: "the lock file")
+        _ = fchmod(fd, 0o600)
         let deadline = Date().addingTimeInterval(max(0, waitSeconds))
         // flock has no timeout: poll, so that a writer gives up at the deadline instead of
         // hanging behind a stuck process.
