@@ -56,6 +56,10 @@ public final class PrivateKey: @unchecked Sendable {
     /// PBKDF2 iterations for an encrypted key: OpenSSL's default is 2,048, far below what
     /// guessing on modern hardware calls for (OWASP suggests 600,000 for HMAC-SHA-256).
     public static let pbkdf2Iterations: Int32 = 600_000
+    /// The longest passphrase: OpenSSL's PEM readers hand a password callback a buffer of
+    /// 1,024 bytes, and `openssl pkey -passin` keeps at most 1,023 of a line (measured with
+    /// OpenSSL 3.0), so a longer one would make a key that `openssl` cannot open again.
+    public static let maximumPassphraseBytes = 1_023
 
     /// The PKCS#8 PEM encoding: `PRIVATE KEY`, or with a passphrase `ENCRYPTED PRIVATE KEY`
     /// (PBES2: PBKDF2 with HMAC-SHA-256 and ``pbkdf2Iterations``, AES-256-CBC), readable by
@@ -105,6 +109,9 @@ func readPKCS8(_ pem: String, passphrase: [UInt8]?, what: String, kind: String) 
     if encrypted && passphrase == nil {
         throw CryptoError(.passphraseRequired, "private key is encrypted; a passphrase is needed")
     }
+    if let passphrase, passphrase.count > PrivateKey.maximumPassphraseBytes {
+        throw CryptoError(.wrongPassphrase, "the passphrase is \(passphrase.count) bytes; at most \(PrivateKey.maximumPassphraseBytes) can be used")
+    }
     // The password callback hands over the passphrase given, or fails when there is none,
     // so OpenSSL's interactive prompt can never be reached from here.
     var secret = passphrase ?? []
@@ -141,6 +148,9 @@ func writePKCS8(_ pkey: OpaquePointer, passphrase: [UInt8]?) throws -> String {
         return String(decoding: pem, as: UTF8.self)
     }
     guard !passphrase.isEmpty else { throw CryptoError(.passphraseRequired, "an empty passphrase would not protect the key") }
+    guard passphrase.count <= PrivateKey.maximumPassphraseBytes else {
+        throw CryptoError(.passphraseRequired, "the passphrase is \(passphrase.count) bytes; at most \(PrivateKey.maximumPassphraseBytes) (what OpenSSL's PEM readers, openssl among them, accept): a longer one would make a key no one can open")
+    }
     guard let info = EVP_PKEY2PKCS8(pkey) else { throw CryptoError.openssl("EVP_PKEY2PKCS8") }
     defer { PKCS8_PRIV_KEY_INFO_free(info) }
     var secret = passphrase.map { CChar(bitPattern: $0) }

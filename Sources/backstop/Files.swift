@@ -133,6 +133,9 @@ enum Passphrase {
         let bytes = try Files.read(path, what: "passphrase file")
         let line = Array(bytes.prefix { $0 != 0x0A && $0 != 0x0D })
         guard !line.isEmpty else { throw CLIError.badInput("passphrase file \(path) is empty") }
+        guard line.count <= PrivateKey.maximumPassphraseBytes else {
+            throw CLIError.badInput("passphrase file \(path): the passphrase is \(line.count) bytes; at most \(PrivateKey.maximumPassphraseBytes) (what openssl accepts)")
+        }
         return line
     }
 
@@ -169,8 +172,11 @@ enum Passphrase {
         }
         var line: [UInt8] = []
         var byte: UInt8 = 0
-        while read(tty, &byte, 1) == 1, byte != 0x0A, byte != 0x0D, line.count < 1_024 { line.append(byte) }
+        while read(tty, &byte, 1) == 1, byte != 0x0A, byte != 0x0D, line.count <= PrivateKey.maximumPassphraseBytes { line.append(byte) }
         guard !line.isEmpty else { throw CLIError.badInput("empty passphrase") }
+        guard line.count <= PrivateKey.maximumPassphraseBytes else {
+            throw CLIError.badInput("the passphrase is longer than \(PrivateKey.maximumPassphraseBytes) bytes, the most openssl accepts")
+        }
         return line
     }
 }

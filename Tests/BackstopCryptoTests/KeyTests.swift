@@ -127,6 +127,25 @@ struct KeyTests {
         #expect(try PublicKey(pemRepresentation: pub.stdout) == plain.publicKey)
     }
 
+    @Test("a passphrase of 1,023 bytes works both ways with openssl; a longer one is refused with a clear error, never written")
+    func longestPassphrase() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = try PrivateKey(generatingOn: .p256)
+        let longest = [UInt8](repeating: 0x61, count: PrivateKey.maximumPassphraseBytes)
+        let pem = try key.pemRepresentation(passphrase: longest)
+        #expect(try PrivateKey(pemRepresentation: pem, passphrase: longest).publicKey == key.publicKey)
+        let keyPath = directory.appendingPathComponent("k.pem").path, passPath = directory.appendingPathComponent("pass").path
+        try pem.write(toFile: keyPath, atomically: true, encoding: .utf8)
+        try Data(longest).write(to: URL(fileURLWithPath: passPath))
+        #expect(try openssl("pkey", "-in", keyPath, "-passin", "file:\(passPath)", "-noout").status == 0)
+        let tooLong = longest + [0x61]
+        let refused = #expect(throws: CryptoError.self) { try key.pemRepresentation(passphrase: tooLong) }
+        #expect(refused?.reason.contains("at most 1023") == true, "\(String(describing: refused))")
+        let unreadable = #expect(throws: CryptoError.self) { try PrivateKey(pemRepresentation: pem, passphrase: tooLong) }
+        #expect(unreadable?.reason.contains("1024 bytes") == true)
+    }
+
     @Test("our keys are read by openssl, and our fingerprint matches its SPKI hash", arguments: Curve.allCases)
     func openSSLReadsOurKeys(curve: Curve) throws {
         let directory = try makeTemporaryDirectory()
