@@ -82,8 +82,11 @@ public struct Declaration: Sendable, Hashable {
     public let period: Int64
     /// The member's reference (transaction id, bank reference).
     public let reference: String
-    /// When it was recorded; a receipt must confirm it within the receipt deadline.
+    /// When it was recorded.
     public let declaredAt: Timestamp
+    /// The last time a receipt may confirm it, fixed when it was declared (nil: beyond
+    /// year 9999, so never).
+    public let deadline: Timestamp?
     /// The entry that recorded it.
     public let seq: Int64
 }
@@ -322,6 +325,10 @@ public struct FundState: Sendable, Equatable {
     public internal(set) var reserves: ReserveAttestation?
     /// Per asset, paid by settlements since the latest attestation.
     public internal(set) var paidSinceAttestation: [String: Amount] = [:]
+    /// The entry time of the last settlement; an attestation may not be observed before it.
+    public internal(set) var lastSettledAt: Timestamp?
+    /// When the first assessor was registered: the assessment schedule runs from then.
+    public internal(set) var assessmentsSince: Timestamp?
     /// Registered assessors by id.
     public internal(set) var assessors: [String: Assessor] = [:]
     /// Per member, its assessments in order.

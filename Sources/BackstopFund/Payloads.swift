@@ -60,6 +60,15 @@ public enum Payloads {
         return .object(fields.merging(header.fields) { _, header in header })
     }
 
+    /// A petition for the fund in `state`: in a version-2 fund its id is derived from its
+    /// content (``ClaimPayload/petitionId(_:)``), in a version-1 fund it is `id`.
+    public static func petition(_ body: ClaimPayload, for state: FundState, id: String = newId(), expires: Timestamp) -> JSONValue {
+        let draft = make(body, for: state, id: id, expires: expires)
+        guard state.version >= 2, var fields = draft.objectValue else { return draft }
+        fields["id"] = .string(ClaimPayload.petitionId(draft))
+        return .object(fields)
+    }
+
     /// A release: `payouts` of (asset, minor units, payee, destination) for `claim`.
     public static func release(for state: FundState, id: String = newId(), expires: Timestamp, claim: String, payouts: [Payout]) -> JSONValue {
         make(ReleasePayload(claim: claim, payouts: payouts), for: state, id: id, expires: expires)

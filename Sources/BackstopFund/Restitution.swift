@@ -88,9 +88,16 @@ public struct RestitutionSummary: Sendable, Hashable {
             }
             let top = largest[asset]!
             guard top > .zero, top <= list else { throw FundError(.restitutionMismatch, "restitution: the largest \(asset) amount \(state.show(top, asset)) is not within the total") }
+            // No list of `leaves` amounts, none above `largest`, can add up to more.
+            guard list <= Amount(top.minorUnits * .init(leaves)) else {
+                throw FundError(.restitutionMismatch, "restitution: \(leaves) amounts of at most \(state.show(top, asset)) cannot total \(state.show(list, asset)): the stated largest amount is false")
+            }
             if let cap = state.safeguards.accountCaps[asset], top > cap {
                 throw FundError(.overAccountCap, "restitution: one account would receive \(state.show(top, asset)), above the policy's cap of \(state.show(cap, asset)) per account")
             }
+        }
+        guard leaves <= accounts * Int64(totals.count) else {
+            throw FundError(.restitutionMismatch, "restitution: \(leaves) amounts for \(accounts) accounts in \(totals.count) asset(s): an account and asset twice")
         }
         guard accounts <= claim.accounts else {
             throw FundError(.restitutionMismatch, "restitution: the list holds \(accounts) accounts, more than the \(claim.accounts) the claim states were affected")
@@ -258,6 +265,7 @@ public struct RestitutionProof: Sendable, Hashable {
                 guard let bytes = hash.stringValue.flatMap(Hex.decode), bytes.count == 32 else { throw bad("a path hash is not 64 hex digits") }
                 hashes.append(bytes)
             }
+            guard !items.contains(where: { $0.index == index || $0.asset == asset }) else { throw bad("an index or an asset is given twice") }
             items.append(Item(asset: asset, amount: amount, index: index, path: hashes))
         }
         self.init(account: account, salt: salt, root: root, size: size, items: items)

@@ -225,7 +225,8 @@ extension FundState {
     /// Who uses `key` now: a current delegate or a member, or nil.
     func keyInUse(_ key: PublicKey) -> String? {
         if let name = delegateName(key) { return name }
-        return members.values.first { $0.key == key }.map { "member \($0.id)" }
+        if let member = members.values.first(where: { $0.key == key }) { return "member \(member.id)" }
+        return assessors.values.first { $0.key == key }.map { "assessor \($0.id)" }
     }
 
     /// The claim `id`, which must exist and be open.

@@ -223,7 +223,8 @@ extension FundState {
             "version": .integer(version), "safeguards": safeguards.json,
             "declarations": .array(declarations.values.sorted { $0.seq < $1.seq }.map { d in
                 ["member": .string(d.member), "id": .string(d.id), "asset": .string(d.asset), "amount": .string(d.amount.description),
-                 "period": .integer(d.period), "reference": .string(d.reference), "declaredAt": .string(d.declaredAt.description), "seq": .integer(d.seq)]
+                 "period": .integer(d.period), "reference": .string(d.reference), "declaredAt": .string(d.declaredAt.description),
+                 "deadline": optional(d.deadline), "seq": .integer(d.seq)]
             }),
             "memberMoney": .object(memberMoney.mapValues { assets in .object(assets.mapValues { m in
                 ["declared": .string(m.declared.description), "confirmed": .string(m.confirmed.description), "closed": .string(m.closed.description)]
@@ -233,6 +234,7 @@ extension FundState {
                  "wallets": .object(r.wallets.mapValues { .array($0.map(JSONValue.string)) })]
             } ?? .null,
             "paidSinceAttestation": amounts(paidSinceAttestation),
+            "lastSettledAt": optional(lastSettledAt), "assessmentsSince": optional(assessmentsSince),
             "assessors": .object(assessors.mapValues { a in
                 ["id": .string(a.id), "firm": .string(a.firm), "key": .string(Hex.encode(a.key.derRepresentation)), "active": .bool(a.active)]
             }),
@@ -331,7 +333,8 @@ extension FundState {
         safeguards = try Safeguards.read(s["safeguards"] ?? .null, context: "snapshot")
         declarations = Dictionary(uniqueKeysWithValues: try s.array("declarations").map { d in
             let declaration = Declaration(member: try d.string("member"), id: try d.string("id"), asset: try d.string("asset"), amount: try d.amount("amount"),
-                                          period: try d.integer("period"), reference: try d.string("reference"), declaredAt: try d.time("declaredAt"), seq: try d.integer("seq"))
+                                          period: try d.integer("period"), reference: try d.string("reference"), declaredAt: try d.time("declaredAt"),
+                                          deadline: try d.optionalTime("deadline"), seq: try d.integer("seq"))
             return (FundState.declarationKey(member: declaration.member, id: declaration.id), declaration)
         })
         memberMoney = try s.object("memberMoney").mapValues { assets in
@@ -352,6 +355,8 @@ extension FundState {
                                           })
         }
         paidSinceAttestation = try s.amounts("paidSinceAttestation")
+        lastSettledAt = try s.optionalTime("lastSettledAt")
+        assessmentsSince = try s.optionalTime("assessmentsSince")
         assessors = try s.object("assessors").mapValues { a in
             guard let active = a["active"]?.boolValue else { throw damaged("assessor") }
             return Assessor(id: try a.string("id"), firm: try a.string("firm"), key: try a.key("key"), active: active)

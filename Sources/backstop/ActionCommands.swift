@@ -439,7 +439,16 @@ struct PetitionCommand: ParsableCommand {
         func run() throws {
             let state = try readFund(try options.url())
             let time = try clock.time()
-            let json = Payloads.make(try incident.body(state: state, member: nil), for: state, id: try proposal.payloadId(), expires: try expiry(time, proposal.expires))
+            var json = Payloads.make(try incident.body(state: state, member: nil), for: state, id: try proposal.payloadId(), expires: try expiry(time, proposal.expires))
+            if state.version >= 2, var fields = json.objectValue {
+                // Derived from the content, so that no one can take the petition's id first.
+                let derived = ClaimPayload.petitionId(json)
+                if let given = proposal.id, given != derived {
+                    throw CLIError.badInput("--id \(SafeText.quoted(given)): in this fund a petition's id is derived from its content (here \(derived)); leave --id out")
+                }
+                fields["id"] = .string(derived)
+                json = .object(fields)
+            }
             let payload: Payload
             do {
                 payload = try Payload(json)

@@ -159,7 +159,7 @@ private struct Demo {
                 say("A contribution is only a member's declaration: until the money is seen in the fund's wallets it counts for nothing. The delegates check the wallets and confirm what arrived with a receipt.")
             }
             advance(days: 2)
-            try delegateAction(["receipt", "--reference", "fund wallets, period \(period) statement"], name: "receipt-\(period)", quiet: quiet)
+            try delegateAction(["receipt", "--all-as-declared", "--reference", "fund wallets, period \(period) statement"], name: "receipt-\(period)", quiet: quiet)
             advance(days: 28)
         }
         print("(periods 1 to 3 were paid and confirmed the same way, quietly; Broker C paid only period 0)")
@@ -184,7 +184,7 @@ private struct Demo {
 
         say("Broker C's users raise the claim themselves: a petition signed by 100 distinct users.")
         let petition = file("petition.json")
-        try backstop(["petition", "draft", "--ledger", ledger, "--id", "broker-c-petition", "--platform", "Broker C",
+        try backstop(["petition", "draft", "--ledger", ledger, "--platform", "Broker C",
                       "--description", "hot wallet drained; the operator has not filed", "--incident-time", "2022-01-17T00:00:00Z", "--accounts", "120",
                       "--loss", "USDC=52000", "--expires", "14d", "--out", petition])
         let signatures = file("petition-signatures")

@@ -15,30 +15,38 @@ extension ProposeCommand {
         static let configuration = CommandConfiguration(
             abstract: "Confirm declared contributions with what was actually received (only confirmed money counts).",
             discussion: """
-                Example: backstop propose receipt --ledger fund/ --reference "bank statement 2022-01" --out receipt.json
-                Without --contribution, every declaration still awaiting a receipt is confirmed as \
-                declared. --contribution MEMBER:ID=AMOUNT confirms one, with the amount received in \
-                asset units (less than declared when less arrived; 0 when nothing did).
+                Example: backstop propose receipt --ledger fund/ --contribution exchange-a:dues-7=49500 --reference "bank statement 2022-01" --out receipt.json
+                --contribution MEMBER:ID=AMOUNT confirms one declaration with the amount received, \
+                in asset units (less than declared when less arrived; 0 when nothing did); \
+                MEMBER:ID alone confirms it as declared. --all-as-declared confirms every \
+                declaration still awaiting a receipt (up to 1,000) as declared: check each line of \
+                the screen against the wallets before anyone signs.
                 """
         )
         @OptionGroup var options: LedgerOptions
         @OptionGroup var clock: ClockOptions
         @OptionGroup var proposal: ProposalOptions
         @Option(help: "MEMBER:ID or MEMBER:ID=RECEIVED, received in asset units (repeat).") var contribution: [String] = []
+        @Flag(help: "Confirm every declaration awaiting a receipt, as declared.") var allAsDeclared = false
         @Option(help: "Where the money was seen: statement, block range.") var reference: String
         func run() throws {
             try ProposeCommand.write(options, clock, proposal) { state in
                 let now = try clock.time()
                 var confirmations: [ReceiptPayload.Confirmation] = []
-                if contribution.isEmpty {
+                guard contribution.isEmpty != !allAsDeclared else {
+                    throw CLIError.badInput("give --contribution MEMBER:ID[=RECEIVED] (repeat) for what arrived, or --all-as-declared")
+                }
+                if allAsDeclared {
                     let pending = state.members.keys.sorted().flatMap { state.unconfirmed(member: $0, at: now).pending }
                     guard !pending.isEmpty else { throw CLIError.badInput("no declared contribution awaits a receipt") }
                     confirmations = pending.prefix(1_000).map { .init(member: $0.member, contribution: $0.id, asset: $0.asset, received: $0.amount) }
                 }
                 for item in contribution {
-                    let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                    let names = parts[0].split(separator: ":", maxSplits: 1).map(String.init)
-                    guard names.count == 2 else { throw CLIError.badInput("--contribution \(SafeText.quoted(item)): expected MEMBER:ID or MEMBER:ID=AMOUNT") }
+                    let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                    let names = parts[0].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                    guard names.count == 2, !names[0].isEmpty, !names[1].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
+                        throw CLIError.badInput("--contribution \(SafeText.quoted(item)): expected MEMBER:ID or MEMBER:ID=AMOUNT, with an amount after =")
+                    }
                     guard let declared = state.declarations[FundState.declarationKey(member: names[0], id: names[1])] else {
                         throw CLIError.badInput("--contribution \(SafeText.quoted(item)): member \(SafeText.quoted(names[0])) has no contribution \(SafeText.quoted(names[1])) awaiting a receipt")
                     }

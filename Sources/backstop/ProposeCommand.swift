@@ -248,7 +248,8 @@ struct ProposeCommand: ParsableCommand {
                     if !mandatoryJurisdiction.isEmpty { s.mandatoryJurisdictions = mandatoryJurisdiction == ["none"] ? [] : mandatoryJurisdiction }
                     safeguards = s
                 }
-                return PolicyPayload(policy: changed, releaseDelaySeconds: delay, previous: (current, state.releaseDelaySeconds), witnesses: newWitnesses, safeguards: safeguards)
+                return PolicyPayload(policy: changed, releaseDelaySeconds: delay, previous: (current, state.releaseDelaySeconds), witnesses: newWitnesses, safeguards: safeguards,
+                                     previousSafeguards: safeguards == nil ? nil : state.safeguards)
             }
         }
     }

@@ -47,7 +47,7 @@ func currentDues(_ member: Member, _ state: FundState, at time: Timestamp) -> (p
     return (state.duesPaid[member.id]?[period] ?? .zero, state.policy.dues(size: member.size), state.deadline(ofPeriod: period))
 }
 
-/// Per asset, the last reserve attestation against the books: what was attested, paid
+/// Per asset (null when nothing was ever attested), the last reserve attestation against the books: what was attested, paid
 /// since, reserved, what the books say is held (confirmed contributions less paid), and what
 /// a new release may still use by the attestation.
 func coverageReport(_ state: FundState) -> JSONValue {
@@ -55,7 +55,7 @@ func coverageReport(_ state: FundState) -> JSONValue {
     return [
         "lastAttested": state.reserves.map { .string($0.asOf.description) } ?? .null,
         "entry": state.reserves.map { .integer($0.seq) } ?? .null,
-        "assets": .object(state.balances.reduce(into: [:]) { result, item in
+        "assets": state.reserves == nil ? .null : .object(state.balances.reduce(into: [:]) { result, item in
             let (asset, balance) = item
             let attested = state.reserves?.holdings[asset] ?? .zero
             let paidSince = state.paidSinceAttestation[asset] ?? .zero

@@ -136,7 +136,12 @@ struct FundCLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
         let backstopPath = productsDirectory.appendingPathComponent("backstop").path
-        let propose = try backstop("propose", "release", "--ledger", ledger, "--claim", "broker-c-petition", "--pay", "USDC=20000@0xbroker-users", "--id", "r2", "--out", path("r2.json"))
+        // The petition's id is derived from its content.
+        let status = try backstop("status", "--ledger", ledger, "--json")
+        let claims = try #require((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["claims"] as? [[String: Any]])
+        let petition = try #require(claims.first { ($0["filedBy"] as? String)?.hasPrefix("petition") == true }?["id"] as? String)
+        #expect(petition.hasPrefix("petition-") && petition.count == 41)
+        let propose = try backstop("propose", "release", "--ledger", ledger, "--claim", petition, "--pay", "USDC=20000@0xbroker-users", "--id", "r2", "--out", path("r2.json"))
         #expect(propose.status == 0, "\(propose.stderr)")
         let inspect = try backstop("inspect", path("r2.json"), "--ledger", ledger)
         #expect(inspect.stdout.contains("payout 1:      20,000 USDC") && inspect.stdout.contains("destination: 0xbroker-users") && inspect.stdout.contains("canonical"))

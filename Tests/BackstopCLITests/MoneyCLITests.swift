@@ -24,6 +24,10 @@ struct MoneyCLITests {
         #expect(draft.status == 0 && draft.stdout.contains("exchange-a contribution dues-1: received 39,500.5 USDC of 40,000 USDC declared"), "\(draft.stdout)\(draft.stderr)")
         let unknown = try run(["propose", "receipt", "--ledger", f.ledger, "--contribution", "wallet-b:dues-1", "--reference", "x", "--out", f.path("r2.json")])
         #expect(unknown.status == 2 && unknown.stderr.contains("member \"wallet-b\" has no contribution \"dues-1\" awaiting a receipt"), "\(unknown.stderr)")
+        for bad in [["--contribution", "="], ["--contribution", ""], ["--contribution", "exchange-a:dues-1="], ["--contribution", ":dues-1"], []] {
+            let result = try run(["propose", "receipt", "--ledger", f.ledger, "--reference", "x", "--out", f.path("bad.json")] + bad)
+            #expect(result.status == 2 && !FileManager.default.fileExists(atPath: f.path("bad.json")), "\(bad): \(result.stderr)")
+        }
         let over = try run(["propose", "receipt", "--ledger", f.ledger, "--contribution", "exchange-a:dues-1=40000.01", "--reference", "x", "--out", f.path("r3.json")])
         #expect(over.status == 1 && over.stderr.contains("[rule overReceipt]") && !FileManager.default.fileExists(atPath: f.path("r3.json")), "\(over.stderr)")
 

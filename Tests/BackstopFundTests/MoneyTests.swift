@@ -269,7 +269,10 @@ struct MoneyTests {
         let p = f.state.policy
         let free = ContributionPolicy(asset: p.asset, ratePerMillion: 0, floor: .zero, cap: .zero, periodSeconds: p.periodSeconds, graceSeconds: p.graceSeconds)
         try f.delegateAction(.policy, ["policy": free.json, "releaseDelaySeconds": .integer(f.state.releaseDelaySeconds)])   // no dues, so no arrears
-        f.advance(seconds: 40 * 86_400)   // the founding pair was due a month after admission
+        #expect(f.state.assessmentSchedule(member: "big").due == nil)   // no assessor registered yet: nothing is due
+        let firm = try PrivateKey(generatingOn: .p256)
+        try f.delegateAction(.assessor, ["assessor": "a1", "firm": "Firm", "key": .string(Hex.encode(firm.publicKey.derRepresentation)), "active": true])
+        f.advance(seconds: 40 * 86_400)   // the founding pair was due a month after the first assessor was registered
         #expect(f.state.assessmentSchedule(member: "big").due! < f.now)
         try f.memberClaim("big", key: key, losses: ["USDC": "1"], id: "before-flag")
         var strict = f.state.safeguards
@@ -277,6 +280,115 @@ struct MoneyTests {
         try f.delegateAction(.policy, ["policy": free.json, "releaseDelaySeconds": .integer(f.state.releaseDelaySeconds), "safeguards": strict.json])
         let refused = refusal { try f.memberClaim("big", key: key, losses: ["USDC": "1"], id: "after-flag") }
         #expect(refused?.rule == .assessmentOverdue)
+    }
+
+    // MARK: What a hostile member, host or petitioner tried (review of the first version)
+
+    @Test("an attestation observed before the last settlement is refused: it would forget what was paid since")
+    func staleAttestation() throws {
+        let (f, key) = try fund()
+        try f.contribute("big", key: key, asset: "BTC", amount: "1000", id: "btc")
+        try receipt(f, [("big", "btc", "BTC", "1000")])
+        let observed = f.now
+        try reserves(f, ["BTC": "1000"])
+        try f.memberClaim("big", key: key, losses: ["BTC": "1000"], id: "c1")
+        try f.delegateAction(.release, f.releasePayload(claim: "c1", ["BTC": "600"], id: "r1").objectValue!, id: "r1")
+        f.advance(seconds: 86_400)
+        try f.delegateAction(.settle, ["release": "r1", "reference": "paid"])
+        #expect(f.state.attestedAvailable("BTC") == Amount(400))
+        let replayed = refusal { try f.delegateAction(.reserves, ["asOf": .string(observed.adding(seconds: 1)!.description), "holdings": [["asset": "BTC", "amount": "1000", "wallets": ["w"]]]]) }
+        #expect(replayed?.rule == .invalidParameter && replayed?.reason.contains("before the settlement recorded at") == true)
+        #expect(f.state.attestedAvailable("BTC") == Amount(400))
+    }
+
+    @Test("a restitution summary no list could have (total above largest x leaves, more amounts than accounts x assets) is refused")
+    func impossibleSummary() throws {
+        var caps = Safeguards.defaults
+        caps.accountCaps = ["BTC": Amount(50)]
+        let (f, key) = try fund(caps)
+        try f.contribute("big", key: key, asset: "BTC", amount: "1000", id: "btc")
+        try receipt(f, [("big", "btc", "BTC", "1000")])
+        try reserves(f, ["BTC": "1000"])
+        try f.memberClaim("big", key: key, losses: ["BTC": "1000"], id: "c1")
+        func release(_ summary: RestitutionSummary) -> FundError? {
+            refusal { try f.delegateAction(.release, Payloads.make(ReleasePayload(claim: "c1", payouts: [Payout(asset: "BTC", amount: summary.totals["BTC"]!, payee: "p", destination: "pool")], restitution: summary), for: f.state, expires: f.expiry).objectValue!) }
+        }
+        let root = String(repeating: "ab", count: 32)
+        #expect(release(RestitutionSummary(root: root, leaves: 2, accounts: 2, destination: "pool", totals: ["BTC": Amount(1000)], largest: ["BTC": Amount(30)]))?.rule == .restitutionMismatch)
+        #expect(release(RestitutionSummary(root: root, leaves: 40, accounts: 20, destination: "pool", totals: ["BTC": Amount(800)], largest: ["BTC": Amount(30)]))?.rule == .restitutionMismatch)
+        #expect(release(RestitutionSummary(root: root, leaves: 20, accounts: 20, destination: "pool", totals: ["BTC": Amount(600)], largest: ["BTC": Amount(30)])) == nil)
+    }
+
+    @Test("one key cannot be both a member's and an assessor's; a major upgrade cannot replace the founding pair")
+    func assessorTricks() throws {
+        let (f, key) = try fund()
+        let firm = try PrivateKey(generatingOn: .p256)
+        try f.delegateAction(.assessor, ["assessor": "a1", "firm": "Firm", "key": .string(Hex.encode(firm.publicKey.derRepresentation)), "active": true])
+        #expect(refusal { try f.delegateAction(.admit, ["member": "selfie", "platform": "Selfie", "key": .string(Hex.encode(firm.publicKey.derRepresentation)), "size": "0"]) }?.rule == .duplicateKey)
+        #expect(refusal { try f.delegateAction(.assessor, ["assessor": "a2", "firm": "Firm 2", "key": .string(Hex.encode(key.publicKey.derRepresentation)), "active": true]) }?.rule == .duplicateKey)
+        let other = try PrivateKey(generatingOn: .p256)
+        try f.delegateAction(.assessor, ["assessor": "a2", "firm": "Firm 2", "key": .string(Hex.encode(other.publicKey.derRepresentation)), "active": true])
+        func assess(_ assessor: String, _ signer: PrivateKey, _ kind: Assessment.Kind) throws {
+            let payload = Payloads.make(AssessmentPayload(member: "big", assessor: assessor, date: f.now, kind: kind, report: String(repeating: "ab", count: 32)), for: f.state, expires: f.expiry)
+            try f.fund.submit(.assessment, payload: payload, signatures: try Payloads.sign(payload, with: [key, signer]), time: f.now)
+        }
+        try assess("a1", firm, .founding)
+        #expect(refusal { try assess("a2", other, .majorUpgrade) }?.rule == .assessmentOrder)
+        try assess("a2", other, .founding)
+        #expect(f.state.assessmentSchedule(member: "big").pairComplete)
+    }
+
+    @Test("a petition's id is derived from its content in a version-2 fund; a member claim cannot take the petition- prefix")
+    func petitionIds() throws {
+        let (f, key) = try fund()
+        let users = try (0..<100).map { _ in try PrivateKey(generatingOn: .p256) }
+        let body = ClaimPayload(member: nil, platform: "Broker", description: "drained", incidentTime: Fixture.start, accounts: 3, losses: ["USDC": Amount(5)], evidence: [])
+        let chosen = Payloads.make(body, for: f.state, id: "my-petition", expires: f.expiry)
+        let refused = refusal { try f.fund.submit(.claim, payload: chosen, signatures: try Payloads.sign(chosen, with: users), time: f.now) }
+        #expect(refused?.rule == .invalidParameter && refused?.reason.contains("derived from its content") == true)
+        let derived = Payloads.petition(body, for: f.state, expires: f.expiry)
+        let id = try #require(derived["id"]?.stringValue)
+        #expect(id == ClaimPayload.petitionId(chosen) && id.hasPrefix("petition-"))
+        #expect(refusal { try f.memberClaim("big", key: key, losses: ["USDC": "1"], id: id) }?.rule == .invalidParameter)
+        try f.fund.submit(.claim, payload: derived, signatures: try Payloads.sign(derived, with: users), time: f.now)
+        #expect(f.state.claims[id]?.petitioners == 100)
+    }
+
+    @Test("two policy drafts made from the same safeguards: the second is stale, not a silent undo")
+    func policyRace() throws {
+        let (f, _) = try fund()
+        var capped = f.state.safeguards, strict = f.state.safeguards
+        capped.accountCaps = ["BTC": Amount(5)]
+        strict.claimsNeedAssessments = true
+        let before = f.state
+        func draft(_ safeguards: Safeguards) -> JSONValue {
+            Payloads.make(PolicyPayload(policy: before.policy, releaseDelaySeconds: before.releaseDelaySeconds, previous: (before.policy, before.releaseDelaySeconds),
+                                        safeguards: safeguards, previousSafeguards: before.safeguards), for: before, expires: f.expiry)
+        }
+        let first = draft(capped), second = draft(strict)
+        try f.fund.submit(.policy, payload: first, signatures: try Payloads.sign(first, with: Array(f.delegates.prefix(4))), time: f.now)
+        #expect(refusal { try f.fund.submit(.policy, payload: second, signatures: try Payloads.sign(second, with: Array(f.delegates.prefix(4))), time: f.now) }?.rule == .staleState)
+        #expect(f.state.safeguards.accountCaps == ["BTC": Amount(5)])
+    }
+
+    @Test("a lapsed declaration stays lapsed when a policy later lengthens the receipt deadline")
+    func lapsedStaysLapsed() throws {
+        let (f, key) = try fund()
+        try f.contribute("big", key: key, asset: "USDC", amount: Self.usdc1000, id: "late")
+        f.advance(seconds: 31 * 86_400)
+        var longer = f.state.safeguards
+        longer.receiptSeconds = 31_536_000
+        try f.delegateAction(.policy, ["policy": f.state.policy.json, "releaseDelaySeconds": .integer(f.state.releaseDelaySeconds), "safeguards": longer.json])
+        #expect(refusal { try receipt(f, [("big", "late", "USDC", Self.usdc1000)]) }?.rule == .receiptLate)
+        #expect(f.state.unconfirmed(member: "big", at: f.now).lapsed.map(\.id) == ["late"])
+    }
+
+    @Test("a proof file that repeats an item is refused")
+    func repeatedProofItems() throws {
+        let list = try RestitutionList(rows: rows([5, 6]))
+        var json = try list.proof(for: "user-0@example.com").json.objectValue!
+        json["items"] = .array(json["items"]!.arrayValue! + json["items"]!.arrayValue!)
+        #expect(throws: FundError.self) { try RestitutionProof(json: .object(json)) }
     }
 
     // MARK: Jurisdictions

@@ -75,6 +75,9 @@ public struct AssessmentPayload: KindRules {
 
     func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
         _ = try signers(in: state)
+        guard state.members[member]!.key != state.assessors[assessor]!.key else {
+            throw FundError(.duplicateKey, "member \(member) and assessor \(assessor) have the same key: an assessment needs two signers")
+        }
         guard date <= entry.time else { throw FundError(.invalidParameter, "assessment dated \(date), after the entry time \(entry.time)") }
         let history = state.assessments[member] ?? []
         if let last = history.last, date < last.date {
@@ -85,14 +88,16 @@ public struct AssessmentPayload: KindRules {
                 throw FundError(.assessorTooRecent, "assessor \(assessor) assessed \(member) on \(earlier.date); the same assessor may not assess it again before \(allowed) (14 months)")
             }
         }
-        let schedule = AssessmentSchedule(member: state.members[member]!, history: history)
+        let schedule = state.assessmentSchedule(member: member)
         switch assessmentKind {
         case .founding:
             guard schedule.cycle == .founding && !schedule.pairComplete else {
                 throw FundError(.assessmentOrder, "\(member)'s founding assessments are complete; record a periodic or a major-upgrade assessment")
             }
         case .majorUpgrade:
-            break
+            guard schedule.cycle == .majorUpgrade || schedule.pairComplete else {
+                throw FundError(.assessmentOrder, "\(member) needs its second founding assessment, by another assessor, before a major upgrade can be declared")
+            }
         case .periodic:
             guard schedule.pairComplete else {
                 throw FundError(.assessmentOrder, "\(member) needs a second \(schedule.cycle.rawValue) assessment, by another assessor, before periodic ones")
@@ -118,9 +123,9 @@ public struct AssessmentSchedule: Sendable, Hashable {
     /// What is due: "second founding assessment", "first periodic assessment", ...
     public let needs: String
 
-    init(member: Member, history: [Assessment]) {
+    init(member: Member, history: [Assessment], since: Timestamp?) {
         var cycle = Assessment.Kind.founding
-        var start = member.admittedAt
+        var start = max(member.admittedAt, since ?? member.admittedAt)
         var assessors: [String] = []
         var pairDone: Timestamp? = nil
         var lastPeriodic: Timestamp? = nil
@@ -152,6 +157,9 @@ public struct AssessmentSchedule: Sendable, Hashable {
                 due = pairDone.adding(months: 3)
                 needs = "first periodic assessment (3 months after the \(name) pair)"
             }
+        } else if since == nil {
+            due = nil
+            needs = "nothing yet: no assessor is registered"
         } else {
             due = start.adding(months: 1)
             needs = assessors.isEmpty ? "two \(name) assessments by different assessors" : "a second \(name) assessment, by another assessor"
@@ -162,6 +170,6 @@ public struct AssessmentSchedule: Sendable, Hashable {
 extension FundState {
     /// Where `member` stands in the assessment schedule.
     public func assessmentSchedule(member: String) -> AssessmentSchedule {
-        AssessmentSchedule(member: members[member]!, history: assessments[member] ?? [])
+        AssessmentSchedule(member: members[member]!, history: assessments[member] ?? [], since: assessmentsSince)
     }
 }

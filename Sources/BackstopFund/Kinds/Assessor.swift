@@ -52,13 +52,11 @@ public struct AssessorPayload: KindRules {
 
     func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
         if state.assessors[assessor] == nil && !active { throw FundError(.unknownAssessor, "assessor \(assessor) is not registered, so it cannot be retired") }
-        if let user = state.keyInUse(key) { throw FundError(.duplicateKey, "key \(key.fingerprint) is already used by \(user)") }
-        if let other = state.assessors.values.first(where: { $0.key == key && $0.id != assessor }) {
-            throw FundError(.duplicateKey, "key \(key.fingerprint) is already assessor \(other.id)'s")
-        }
+        if let user = state.keyInUse(key), user != "assessor \(assessor)" { throw FundError(.duplicateKey, "key \(key.fingerprint) is already used by \(user)") }
     }
 
     func apply(to state: inout FundState, _ entry: RuleContext) {
         state.assessors[assessor] = Assessor(id: assessor, firm: firm, key: key, active: active)
+        if state.assessmentsSince == nil { state.assessmentsSince = entry.time }
     }
 }

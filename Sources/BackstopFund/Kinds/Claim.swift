@@ -1,3 +1,4 @@
+import BackstopCrypto
 import BackstopLedger
 
 /// A breach claim, filed by a member with its key or by a petition of affected users.
@@ -97,7 +98,27 @@ public struct ClaimPayload: KindRules {
 
     func idScope(_ header: PayloadHeader) -> String { "claims" }
 
+    /// The id of a petition in a version-2 fund: `petition-` and the first 32 hex digits of
+    /// the SHA-256 of the payload's canonical JSON without its `id`. A petition circulates
+    /// for days before it is filed; an id derived from its content cannot be taken by
+    /// anyone else first (only the same petition has it).
+    public static func petitionId(_ payload: JSONValue) -> String {
+        var fields = payload.objectValue ?? [:]
+        fields["id"] = nil
+        return "petition-" + String(Hex.encode((try? SHA256.hash(Canonical.encode(.object(fields)))) ?? []).prefix(32))
+    }
+
     func check(in state: FundState, _ entry: RuleContext) throws(FundError) {
+        if state.version >= 2 {
+            if member == nil {
+                let derived = Self.petitionId(.object(entry.header.fields.merging(fields) { header, _ in header }))
+                guard entry.header.id.utf8.elementsEqual(derived.utf8) else {
+                    throw FundError(.invalidParameter, "a petition's id is derived from its content in this fund: \(derived), not \(entry.header.id)")
+                }
+            } else if entry.header.id.utf8.starts(with: "petition-".utf8) {
+                throw FundError(.invalidParameter, "claim ids starting with petition- are for petitions; choose another id")
+            }
+        }
         if let member {
             let filer = try state.requireMember(member)
             guard filer.status == .active else { throw FundError(.memberNotActive, "member \(member) is suspended and cannot file claims") }

@@ -72,7 +72,8 @@ public struct ContributionPayload: KindRules {
         state.memberMoney[member, default: [:]][asset, default: MemberMoney()].declared += amount
         guard state.version < 2 else {
             state.declarations[FundState.declarationKey(member: member, id: entry.header.id)] = Declaration(
-                member: member, id: entry.header.id, asset: asset, amount: amount, period: period, reference: reference, declaredAt: entry.time, seq: entry.seq)
+                member: member, id: entry.header.id, asset: asset, amount: amount, period: period, reference: reference, declaredAt: entry.time,
+                deadline: entry.time.adding(seconds: state.safeguards.receiptSeconds), seq: entry.seq)
             return
         }
         state.memberMoney[member]![asset]!.confirmed += amount

@@ -17,12 +17,17 @@ public struct PolicyPayload: KindRules {
     /// New safeguards (replacing all of them), when the change names them; otherwise they
     /// stay as they are.
     public let safeguards: Safeguards?
+    /// The safeguards it replaces, written in `previous` when it changes them; when present
+    /// they must be the ones in force (`staleState`), so that two drafts made from the same
+    /// state cannot silently undo each other.
+    public let previousSafeguards: Safeguards?
 
     /// A policy change.
     public init(policy: ContributionPolicy, releaseDelaySeconds: Int64, previous: (policy: ContributionPolicy, releaseDelaySeconds: Int64)?, witnesses: WitnessPolicy? = nil,
-                safeguards: Safeguards? = nil) {
+                safeguards: Safeguards? = nil, previousSafeguards: Safeguards? = nil) {
         self.witnesses = witnesses
         self.safeguards = safeguards
+        self.previousSafeguards = previous == nil ? nil : previousSafeguards
         self.policy = policy
         self.releaseDelaySeconds = releaseDelaySeconds
         self.previous = previous
@@ -32,12 +37,17 @@ public struct PolicyPayload: KindRules {
         policy = try readObject(r.value("policy") ?? .null, context: "policy") { (p: inout FieldReader) throws(FundError) in try ContributionPolicy(reading: &p) }
         releaseDelaySeconds = try r.integer("releaseDelaySeconds", in: FundLimits.releaseDelaySeconds)
         if let value = r.value("previous") {
-            previous = try readObject(value, context: "policy previous") { (p: inout FieldReader) throws(FundError) in
+            let read = try readObject(value, context: "policy previous") { (p: inout FieldReader) throws(FundError) in
                 let old = try readObject(p.value("policy") ?? .null, context: "policy previous policy") { (q: inout FieldReader) throws(FundError) in try ContributionPolicy(reading: &q) }
-                return (old, try p.integer("releaseDelaySeconds", in: FundLimits.releaseDelaySeconds))
+                let delay = try p.integer("releaseDelaySeconds", in: FundLimits.releaseDelaySeconds)
+                let safeguards = try p.value("safeguards").map { value throws(FundError) in try Safeguards.read(value, context: "policy previous") }
+                return (old, delay, safeguards)
             }
+            previous = (read.0, read.1)
+            previousSafeguards = read.2
         } else {
             previous = nil
+            previousSafeguards = nil
         }
         witnesses = try r.value("witnesses").map { value throws(FundError) in try WitnessPolicy.read(value, context: "policy") }
         safeguards = try r.value("safeguards").map { value throws(FundError) in try Safeguards.read(value, context: "policy") }
@@ -46,7 +56,11 @@ public struct PolicyPayload: KindRules {
     /// The fields as the payload writes them.
     public var fields: [String: JSONValue] {
         var fields: [String: JSONValue] = ["policy": policy.json, "releaseDelaySeconds": .integer(releaseDelaySeconds)]
-        if let previous { fields["previous"] = ["policy": previous.policy.json, "releaseDelaySeconds": .integer(previous.releaseDelaySeconds)] }
+        if let previous {
+            var old: [String: JSONValue] = ["policy": previous.policy.json, "releaseDelaySeconds": .integer(previous.releaseDelaySeconds)]
+            if let previousSafeguards { old["safeguards"] = previousSafeguards.json }
+            fields["previous"] = .object(old)
+        }
         if let witnesses { fields["witnesses"] = witnesses.json }
         if let safeguards { fields["safeguards"] = safeguards.json }
         return fields
@@ -72,7 +86,10 @@ public struct PolicyPayload: KindRules {
             let was = screen.state.map { " (was: \($0.witnesses?.words($0) ?? "none"))" } ?? ""
             screen.line("witnesses", witnesses.words(screen.state) + was)
         }
-        if let safeguards { safeguards.describe(&screen, was: screen.state?.safeguards) }
+        if let safeguards { safeguards.describe(&screen, was: screen.state?.safeguards ?? previousSafeguards) }
+        if let state = screen.state, let previousSafeguards, previousSafeguards != state.safeguards {
+            screen.warn("the payload says it replaces other safeguards than the ones in force: the rules will refuse it")
+        }
         if old == nil { screen.warn("the payload does not state the policy it replaces; give --ledger to see what changes") }
         if let state = screen.state, let previous, previous.policy != state.policy || previous.releaseDelaySeconds != state.releaseDelaySeconds {
             screen.warn("the payload says it replaces another policy than the one in force: the rules will refuse it")
@@ -97,6 +114,9 @@ public struct PolicyPayload: KindRules {
         try safeguards?.check(in: state.assets, context: "policy")
         if let previous, previous.policy != state.policy || previous.releaseDelaySeconds != state.releaseDelaySeconds {
             throw FundError(.staleState, "the payload replaces a policy that is no longer in force (another policy entry came first); draft it again")
+        }
+        if let previousSafeguards, previousSafeguards != state.safeguards {
+            throw FundError(.staleState, "the payload replaces safeguards that are no longer in force (another policy entry came first); draft it again")
         }
     }
 

@@ -106,8 +106,7 @@ public struct ReceiptPayload: KindRules {
             guard c.received <= declared.amount else {
                 throw FundError(.overReceipt, "receipt: \(state.show(c.received, c.asset)) received for contribution \(c.contribution) of \(c.member), which declared \(state.show(declared.amount, c.asset)); the excess needs a declaration of its own")
             }
-            let deadline = declared.declaredAt.adding(seconds: state.safeguards.receiptSeconds) ?? Timestamp(secondsSinceEpoch: Timestamp.range.upperBound)!
-            guard entry.time <= deadline else {
+            if let deadline = declared.deadline, entry.time > deadline {
                 throw FundError(.receiptLate, "receipt: contribution \(c.contribution) of \(c.member) was declared \(declared.declaredAt) and lapsed unconfirmed at \(deadline); it never counts (the member may declare the payment again)")
             }
         }
@@ -131,7 +130,7 @@ extension FundState {
     /// A member's declarations still awaiting a receipt at `time`, and those that lapsed.
     public func unconfirmed(member: String, at time: Timestamp) -> (pending: [Declaration], lapsed: [Declaration]) {
         let mine = declarations.values.filter { $0.member == member }.sorted { $0.seq < $1.seq }
-        let isLapsed = { (d: Declaration) in d.declaredAt.adding(seconds: self.safeguards.receiptSeconds).map { $0 < time } ?? false }
+        let isLapsed = { (d: Declaration) in d.deadline.map { $0 < time } ?? false }
         return (mine.filter { !isLapsed($0) }, mine.filter(isLapsed))
     }
 }

@@ -91,6 +91,11 @@ public struct ReservesPayload: KindRules {
         if let last = state.reserves, asOf < last.asOf {
             throw FundError(.invalidParameter, "reserves: observed at \(asOf), before the last attestation's \(last.asOf)")
         }
+        // What was paid before the observation is in it; what was paid after would be
+        // forgotten, so an observation older than the last settlement is refused.
+        if let paid = state.lastSettledAt, asOf < paid {
+            throw FundError(.invalidParameter, "reserves: observed at \(asOf), before the settlement recorded at \(paid); observe the wallets again, after it")
+        }
     }
 
     func apply(to state: inout FundState, _ entry: RuleContext) {

@@ -69,6 +69,7 @@ public struct SettlePayload: KindRules {
             state.claims[pending.claim]!.paid[asset] = (state.claims[pending.claim]!.paid[asset] ?? .zero) + total
         }
         state.releases[release]?.status = .settled
+        state.lastSettledAt = entry.time
         state.releases[release]?.reference = reference
     }
 }
