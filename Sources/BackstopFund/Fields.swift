@@ -92,14 +92,22 @@ struct FieldReader {
         return amount
     }
 
-    /// A public key: hex of SubjectPublicKeyInfo DER.
+    /// A public key: lowercase hex of its canonical SubjectPublicKeyInfo DER, the one
+    /// encoding of a key (named curve, uncompressed point, minimal DER lengths). Another
+    /// encoding of a valid key (BER lengths, a compressed or hybrid point, explicit curve
+    /// parameters) is refused: the bytes signed must be the bytes the rules compare.
     mutating func key(_ key: String) throws(FundError) -> PublicKey {
-        guard let text = value(key)?.stringValue, let der = Hex.decode(text) else {
-            throw invalid(key, "a public key (hex of SubjectPublicKeyInfo DER)")
+        guard let text = value(key)?.stringValue, let der = Hex.decode(text), text == Hex.encode(der) else {
+            throw invalid(key, "a public key (lowercase hex of SubjectPublicKeyInfo DER)")
         }
-        do { return try PublicKey(derRepresentation: der) } catch {
+        let parsed: PublicKey
+        do { parsed = try PublicKey(derRepresentation: der) } catch {
             throw FundError(.malformedPayload, "\(context): field \"\(key)\": \(error)")
         }
+        guard parsed.derRepresentation == der else {
+            throw FundError(.malformedPayload, "\(context): field \"\(key)\": the key is valid but not in its canonical form (a named curve, an uncompressed point, minimal DER); write \(Hex.encode(parsed.derRepresentation))")
+        }
+        return parsed
     }
 
     /// 64 lowercase hex digits (a SHA-256 such as a key fingerprint).

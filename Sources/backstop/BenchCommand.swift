@@ -256,10 +256,14 @@ enum BenchLedger {
                 items.append((.settle, Payloads.make(SettlePayload(release: release, reference: "tx-\(release)"), for: fund.state, expires: clock.now.adding(seconds: 86_400)!), approvers))
             }
             // A petition claim with 1,000 signatures.
-            let petition = Payloads.make(.claim, for: fund.state, id: "petition-\(block)", expires: clock.now.adding(seconds: 86_400)!, fields: [
+            var petition = Payloads.make(.claim, for: fund.state, id: "petition-\(block)", expires: clock.now.adding(seconds: 86_400)!, fields: [
                 "filedBy": "petition", "platform": "Exchange Z", "description": "withdrawals frozen", "incidentTime": "2025-12-01T00:00:00Z",
                 "accounts": 1_000, "losses": ["USDC": "1000000"], "evidence": [],
             ])
+            if var fields = petition.objectValue {   // its id is derived from its content
+                fields["id"] = .string(ClaimPayload.petitionId(petition))
+                petition = .object(fields)
+            }
             items.append((.claim, petition, petitioners))
             // Five member claims and a release for each.
             var releases: [String] = []
