@@ -25,6 +25,8 @@ public final class LedgerStore {
     private var fd: Int32
     private let lock: LockFile
     private var size: UInt64
+    /// The file operations it makes (the system's unless a test gives others).
+    public let io: StorageIO
 
     /// File names inside a ledger folder.
     public static let ledgerFileName = "ledger.jsonl"
@@ -32,11 +34,12 @@ public final class LedgerStore {
 
     // An fsync that failed leaves the kernel's view of the file unknown (the dirty pages may
     // have been dropped and marked clean), so a retry could report success for lost data.
-    // After one failure every store in the process refuses to write.
-    private static let syncFailed = Atomic<Bool>(false)
+    // After one failure every store sharing the same StorageIO (with the system's, every
+    // store in the process) refuses to write.
 
-    private init(directory: URL, fd: Int32, lock: LockFile, size: UInt64, scan: LedgerScanResult, recovered: TornTail?, tiles: MerkleTiles) {
+    private init(directory: URL, fd: Int32, lock: LockFile, size: UInt64, scan: LedgerScanResult, recovered: TornTail?, tiles: MerkleTiles, io: StorageIO) {
         self.directory = directory
+        self.io = io
         self.tiles = tiles
         self.fd = fd
         self.lock = lock
@@ -53,7 +56,7 @@ public final class LedgerStore {
     public func close() {
         guard fd >= 0 else { return }
         if unflushed > 0 && (try? flushTiles()) == nil { MerkleTiles.markStale(ledger: directory) }
-        Glibc.close(fd)
+        io.close(fd)
         fd = -1
         lock.release()
     }
@@ -61,8 +64,8 @@ public final class LedgerStore {
     /// Creates a new, empty ledger in `directory` (made if missing) and opens it for writing.
     ///
     /// - Throws: ``LedgerError`` `.alreadyExists` when the folder already has a ledger.
-    public static func create(at directory: URL) throws -> LedgerStore {
-        try refuseAfterSyncFailure()
+    public static func create(at directory: URL, io: StorageIO = SystemIO.shared) throws -> LedgerStore {
+        try refuseAfterSyncFailure(io)
         let existed = FileManager.default.fileExists(atPath: directory.path)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -70,26 +73,26 @@ public final class LedgerStore {
             throw LedgerError(.io, "cannot create folder \(directory.path): \(error.localizedDescription)")
         }
         // A new folder's own name lives in its parent, which must reach the disk as well.
-        if !existed && !syncDirectory(directory.deletingLastPathComponent()) {
+        if !existed && !io.syncDirectory(directory.deletingLastPathComponent().path) {
             throw LedgerError(.io, "cannot fsync the parent of \(directory.path): \(errnoDescription())")
         }
-        let lock = try LockFile(directory.appendingPathComponent(lockFileName))
+        let lock = try LockFile(directory.appendingPathComponent(lockFileName), io: io)
         let path = directory.appendingPathComponent(ledgerFileName).path
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        let fd = io.open(path, flags: O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode: 0o644)
         guard fd >= 0 else {
             if errno == EEXIST { throw LedgerError(.alreadyExists, "\(path) already exists; a folder holds one ledger") }
             throw LedgerError(.io, "cannot create \(path): \(errnoDescription())")
         }
         // The new name must survive a crash too: fsync the folder that holds it.
-        guard fsync(fd) == 0, syncDirectory(directory) else {
-            Glibc.close(fd)
-            markSyncFailed()
+        guard io.fsync(fd) == 0, io.syncDirectory(directory.path) else {
+            io.close(fd)
+            io.markSyncFailed()
             throw LedgerError(.syncFailed, "fsync after creating \(path) failed: \(errnoDescription())")
         }
         let empty = LedgerScanResult(entryCount: 0, head: nil, fundId: nil, tornTail: nil)
         let tilesFolder = directory.appendingPathComponent(MerkleTiles.folderName)
         try? FileManager.default.removeItem(at: tilesFolder)
-        return LedgerStore(directory: directory, fd: fd, lock: lock, size: 0, scan: empty, recovered: nil, tiles: MerkleTiles(directory: tilesFolder, overwrite: true))
+        return LedgerStore(directory: directory, fd: fd, lock: lock, size: 0, scan: empty, recovered: nil, tiles: MerkleTiles(directory: tilesFolder, overwrite: true), io: io)
     }
 
     /// Opens the ledger in `directory` for writing.
@@ -103,8 +106,9 @@ public final class LedgerStore {
     /// - Parameter lockWaitSeconds: how long to wait for another writer's lock before giving up.
     /// - Throws: ``LedgerError`` `.locked` (with the holder's pid) when another process
     ///   writes, `.notFound`, `.corrupt`, `.io`, or whatever `visit` throws.
-    public static func open(at directory: URL, verifySignatures: Bool = false, lockWaitSeconds: Double = 0, visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
-        try open(at: directory, verifySignatures: verifySignatures, lockWaitSeconds: lockWaitSeconds, resume: { nil },
+    public static func open(at directory: URL, verifySignatures: Bool = false, lockWaitSeconds: Double = 0, io: StorageIO = SystemIO.shared,
+                            visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerStore {
+        try open(at: directory, verifySignatures: verifySignatures, lockWaitSeconds: lockWaitSeconds, io: io, resume: { nil },
                  prepare: { _ in () }, visit: { entry, hash, _ in try visit(entry, hash) })
     }
 
@@ -135,17 +139,17 @@ public final class LedgerStore {
     /// held) says is known, when the ledger's line ending at its offset is its head and the
     /// tiles match; otherwise from entry 0. `resumed` tells which happened. `prepare` runs on
     /// all cores for each entry before `visit` sees it, in order.
-    public static func open<Prepared>(at directory: URL, verifySignatures: Bool = false, lockWaitSeconds: Double = 0,
+    public static func open<Prepared>(at directory: URL, verifySignatures: Bool = false, lockWaitSeconds: Double = 0, io: StorageIO = SystemIO.shared,
                                       resume: () -> ResumePoint?, resumed: (Bool) throws -> Void = { _ in },
                                       prepare: @escaping @Sendable (Entry) -> Prepared,
                                       visit: (Entry, [UInt8], Prepared) throws -> Void) throws -> LedgerStore {
-        try refuseAfterSyncFailure()
+        try refuseAfterSyncFailure(io)
         let path = directory.appendingPathComponent(ledgerFileName).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(.notFound, "no ledger in \(directory.path) (\(ledgerFileName) is missing)")
         }
-        let lock = try LockFile(directory.appendingPathComponent(lockFileName), waitSeconds: lockWaitSeconds)
-        let fd = try openOwnFile(path, flags: O_RDWR, what: "the ledger")
+        let lock = try LockFile(directory.appendingPathComponent(lockFileName), waitSeconds: lockWaitSeconds, io: io)
+        let fd = try openOwnFile(path, flags: O_RDWR, what: "the ledger", io: io)
         do {
             let tilesFolder = directory.appendingPathComponent(MerkleTiles.folderName)
             var tiles = MerkleTiles(directory: tilesFolder)
@@ -182,12 +186,12 @@ public final class LedgerStore {
             var size = UInt64(lseek(fd, 0, SEEK_END))
             var recovered: TornTail? = nil
             if let tail = scan.tornTail {
-                recovered = try setAside(tail, fd: fd, directory: directory)
+                recovered = try setAside(tail, fd: fd, directory: directory, io: io)
                 size = tail.offset
             }
-            return LedgerStore(directory: directory, fd: fd, lock: lock, size: size, scan: scan, recovered: recovered, tiles: tiles)
+            return LedgerStore(directory: directory, fd: fd, lock: lock, size: size, scan: scan, recovered: recovered, tiles: tiles, io: io)
         } catch {
-            Glibc.close(fd)
+            io.close(fd)
             throw error
         }
     }
@@ -250,7 +254,7 @@ public final class LedgerStore {
     /// - Throws: ``LedgerError`` `.invalidEntry` when they do not follow the head (seq, prev,
     ///   time), `.io` (the file is restored to its previous length), or `.syncFailed`.
     public func append(_ entries: [PreparedEntry]) throws {
-        try Self.refuseAfterSyncFailure()
+        try Self.refuseAfterSyncFailure(io)
         guard fd >= 0 else { throw LedgerError(.io, "the ledger was closed; open it again to append") }
         guard !entries.isEmpty else { return }
         var last = head
@@ -306,37 +310,35 @@ public final class LedgerStore {
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { raw in
-                pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(size) + off_t(written))
+                io.pwrite(fd, UnsafeRawBufferPointer(rebasing: raw[written...]), at: off_t(size) + off_t(written))
             }
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else {
                 let reason = errnoDescription()
                 // Take back the part that reached the file so the ledger stays as it was.
-                guard ftruncate(fd, off_t(size)) == 0, fsync(fd) == 0 else {
-                    Self.markSyncFailed()
+                guard io.ftruncate(fd, off_t(size)) == 0, io.fsync(fd) == 0 else {
+                    io.markSyncFailed()
                     throw LedgerError(.syncFailed, seq: seq, "write failed (\(reason)) and the partial line could not be removed")
                 }
                 throw LedgerError(.io, seq: seq, "write to \(Self.ledgerFileName) failed: \(reason); the ledger is unchanged")
             }
             written += result
         }
-        guard fsync(fd) == 0 else {
-            Self.markSyncFailed()
+        guard io.fsync(fd) == 0 else {
+            io.markSyncFailed()
             throw LedgerError(.syncFailed, seq: seq, "fsync of \(Self.ledgerFileName) failed: \(errnoDescription()); the entry may not be durable, and this process will not write again")
         }
         size += UInt64(bytes.count)
     }
 
-    private static func markSyncFailed() { syncFailed.store(true, ordering: .releasing) }
-
-    private static func refuseAfterSyncFailure() throws {
-        guard !syncFailed.load(ordering: .acquiring) else {
+    private static func refuseAfterSyncFailure(_ io: StorageIO) throws {
+        guard !io.syncFailed else {
             throw LedgerError(.syncFailed, "an earlier fsync failed in this process; restart it before writing again")
         }
     }
 
     /// Copies the torn tail to its own file (fsynced), then cuts it off the ledger (fsynced).
-    private static func setAside(_ tail: TornTail, fd: Int32, directory: URL) throws -> TornTail {
+    private static func setAside(_ tail: TornTail, fd: Int32, directory: URL, io: StorageIO) throws -> TornTail {
         var bytes = [UInt8](repeating: 0, count: tail.byteCount)
         let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, tail.byteCount, off_t(tail.offset)) }
         guard count == tail.byteCount else { throw LedgerError(.io, "cannot read the incomplete last line: \(errnoDescription())") }
@@ -345,25 +347,31 @@ public final class LedgerStore {
         var name = stem
         var path = directory.appendingPathComponent(name).path
         // 0600: the torn line may be anything a crashed writer left, and is for the owner.
-        var copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        var copy = io.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode: 0o600)
         var attempt = 1
         while copy < 0 && errno == EEXIST && attempt < 1_000 {
             name = "\(stem)-\(attempt)"
             path = directory.appendingPathComponent(name).path
-            copy = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            copy = io.open(path, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode: 0o600)
             attempt += 1
         }
         guard copy >= 0 else { throw LedgerError(.io, "cannot create \(path): \(errnoDescription())") }
-        defer { Glibc.close(copy) }
-        let copied = bytes.withUnsafeBytes { Glibc.write(copy, $0.baseAddress!, $0.count) }
-        guard copied == tail.byteCount, fsync(copy) == 0, syncDirectory(directory) else {
+        defer { io.close(copy) }
+        var copied = 0
+        while copied < tail.byteCount {
+            let count = bytes.withUnsafeBytes { io.pwrite(copy, UnsafeRawBufferPointer(rebasing: $0[copied...]), at: off_t(copied)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            copied += count
+        }
+        guard copied == tail.byteCount, io.fsync(copy) == 0, io.syncDirectory(directory.path) else {
             throw LedgerError(.io, "cannot save the incomplete last line to \(path): \(errnoDescription())")
         }
-        guard ftruncate(fd, off_t(tail.offset)) == 0 else {
+        guard io.ftruncate(fd, off_t(tail.offset)) == 0 else {
             throw LedgerError(.io, "cannot remove the incomplete last line: \(errnoDescription())")
         }
-        guard fsync(fd) == 0 else {
-            markSyncFailed()
+        guard io.fsync(fd) == 0 else {
+            io.markSyncFailed()
             throw LedgerError(.syncFailed, "fsync after removing the incomplete last line failed: \(errnoDescription())")
         }
         return TornTail(offset: tail.offset, byteCount: tail.byteCount, savedTo: name)
@@ -412,23 +420,23 @@ public struct PreparedEntry: Sendable {
 /// Opens `path` with `flags` and `O_NOFOLLOW`, and checks it is a regular file owned by
 /// this user: a writer never follows a symbolic link planted in the ledger's folder, nor
 /// writes through a file someone else owns.
-func openOwnFile(_ path: String, flags: Int32, mode: mode_t = 0o644, what: String) throws -> Int32 {
-    let fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode)
+func openOwnFile(_ path: String, flags: Int32, mode: mode_t = 0o644, what: String, io: StorageIO) throws -> Int32 {
+    let fd = io.open(path, flags: flags | O_CLOEXEC | O_NOFOLLOW, mode: mode)
     guard fd >= 0 else {
         if errno == ELOOP { throw LedgerError(.io, "\(what) \(path) is a symbolic link; refusing to follow it (replace it with the file itself)") }
         throw LedgerError(.io, "cannot open \(what) \(path): \(errnoDescription())")
     }
     var info = stat()
     guard fstat(fd, &info) == 0 else {
-        close(fd)
+        io.close(fd)
         throw LedgerError(.io, "cannot stat \(what) \(path): \(errnoDescription())")
     }
     guard info.st_mode & S_IFMT == S_IFREG else {
-        close(fd)
+        io.close(fd)
         throw LedgerError(.io, "\(what) \(path) is not a regular file; refusing to use it")
     }
     guard info.st_uid == geteuid() else {
-        close(fd)
+        io.close(fd)
         throw LedgerError(.io, "\(what) \(path) is owned by uid \(info.st_uid), not by this user (uid \(geteuid())); refusing to write through it")
     }
     return fd
@@ -445,12 +453,14 @@ func syncDirectory(_ directory: URL) -> Bool {
 /// An exclusive `flock` on the ledger's lock file, held until this object is released.
 final class LockFile {
     private var fd: Int32
+    private let io: StorageIO
 
     /// Takes the lock, waiting up to `waitSeconds` for another holder to release it.
-    init(_ url: URL, waitSeconds: Double = 0) throws {
+    init(_ url: URL, waitSeconds: Double = 0, io: StorageIO) throws {
+        self.io = io
         // 0600 and our own: whoever can open the lock file can hold the flock and stop
         // every writer.
-        let fd = try openOwnFile(url.path, flags: O_RDWR | O_CREAT, mode: 0o600, what: "the lock file")
+        let fd = try openOwnFile(url.path, flags: O_RDWR | O_CREAT, mode: 0o600, what: "the lock file", io: io)
         _ = fchmod(fd, 0o600)
         let deadline = Date().addingTimeInterval(max(0, waitSeconds))
         // flock has no timeout: poll, so that a writer gives up at the deadline instead of
@@ -458,14 +468,14 @@ final class LockFile {
         var locked = false, busy = false, reason = ""
         repeat {
             if busy { usleep(20_000) }
-            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+            locked = io.flock(fd, LOCK_EX | LOCK_NB) == 0
             busy = !locked && errno == EWOULDBLOCK
             if !locked { reason = errnoDescription() }
         } while busy && Date() < deadline
         guard locked else {
             var buffer = [UInt8](repeating: 0, count: 32)
             let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, 32, 0) }
-            Glibc.close(fd)
+            io.close(fd)
             guard busy else { throw LedgerError(.io, "cannot lock \(url.path): \(reason)") }
             let pid = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             let waited = waitSeconds > 0 ? " for \(waitSeconds) s" : ""
@@ -473,14 +483,14 @@ final class LockFile {
         }
         // The pid is for people reading the error above; the lock itself is the flock.
         let pid = Array("\(getpid())\n".utf8)
-        _ = ftruncate(fd, 0)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, 0) }
+        _ = io.ftruncate(fd, 0)
+        _ = pid.withUnsafeBytes { io.pwrite(fd, $0, at: 0) }
         self.fd = fd
     }
 
     /// Releases the lock (closing its file) now.
     func release() {
-        if fd >= 0 { close(fd) }
+        if fd >= 0 { io.close(fd) }
         fd = -1
     }
 
