@@ -55,11 +55,17 @@ public func makeTemporaryDirectory(_ name: String = "backstop-test") throws -> U
 /// The package's root folder, found from this source file's path.
 public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// `../shared/wycheproof` beside the package, or nil when it is not there.
+/// The Wycheproof vectors: `$BACKSTOP_WYCHEPROOF`, else `../shared/wycheproof` beside
+/// the package; nil when neither is there.
 public var wycheproofDirectory: URL? {
-    let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/wycheproof")
+    let given = ProcessInfo.processInfo.environment["BACKSTOP_WYCHEPROOF"].map { URL(fileURLWithPath: $0) }
+    let url = given ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared/wycheproof")
     return FileManager.default.fileExists(atPath: url.path) ? url : nil
 }
+
+/// True where missing test data is a failure, not a skip: `.ci/run` sets
+/// `BACKSTOP_REQUIRE_TEST_DATA=1`.
+public var testDataRequired: Bool { ProcessInfo.processInfo.environment["BACKSTOP_REQUIRE_TEST_DATA"] == "1" }
 
 /// The folder holding the package's built executables (`.build/debug` or `.build/release`).
 public var productsDirectory: URL {
