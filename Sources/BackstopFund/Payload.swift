@@ -233,7 +233,7 @@ public struct Payload: Sendable {
         let named = EntryKind(domain: domain)
         if let expected {
             guard named == expected else {
-                throw FundError(.wrongDomain, "payload domain is \(SafeText.quoted(domain)), but a \(expected.rawValue) entry needs \"\(expected.domain)\"")
+                throw FundError(.wrongDomain, "payload domain is \(SafeText.quoted(domain)), but an entry of kind \(expected.rawValue) needs \"\(expected.domain)\"")
             }
         }
         guard let kind = named else {
