@@ -38,13 +38,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The decoders that read untrusted bytes, as fuzz targets (libFuzzer via .ci/fuzz;
+        // the tests replay every crasher found).
+        .target(name: "BackstopFuzz", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund"]),
+        .executableTarget(name: "backstop-fuzz", dependencies: ["BackstopFuzz"]),
         // Appends synthetic entries until killed; the crash test and the benchmarks drive it.
         .executableTarget(name: "backstop-torture", dependencies: ["BackstopLedger"]),
         // Helpers shared by the test targets: running processes, temporary folders.
         .target(name: "BackstopTestSupport", path: "Sources/BackstopTestSupport"),
         .testTarget(name: "BackstopCryptoTests", dependencies: ["BackstopCrypto", "BackstopTestSupport"]),
         .testTarget(name: "BackstopLedgerTests", dependencies: ["BackstopLedger", "BackstopTestSupport", "backstop-torture"]),
-        .testTarget(name: "BackstopFundTests", dependencies: ["BackstopFund", "BackstopTestSupport"]),
+        .testTarget(name: "BackstopFundTests", dependencies: ["BackstopFund", "BackstopFuzz", "BackstopTestSupport"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop"]),
     ]
 )

@@ -13,7 +13,7 @@ public struct FundError: Error, Sendable, Equatable, CustomStringConvertible {
         case timeBackwards, timeAhead, notInitialized
         case checkpointMismatch, quorum
         case unknownContribution, receiptLate, overReceipt, overReserves, restitutionMismatch, overAccountCap
-        case unknownAssessor, assessorTooRecent, assessmentOrder, assessmentOverdue, wrongVersion
+        case unknownAssessor, assessorTooRecent, assessmentOrder, assessmentOverdue, wrongVersion, tooManyPetitions
     }
 
     /// The rule that said no.

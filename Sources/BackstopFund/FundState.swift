@@ -198,6 +198,9 @@ public struct Claim: Sendable, Hashable {
 
     /// Per asset, what may still be released.
     public var remaining: [String: Amount] { losses.reduce(into: [:]) { $0[$1.key] = $1.value - (committed[$1.key] ?? .zero) } }
+
+    /// Open, with something left to release.
+    public var isOutstanding: Bool { status == .open && remaining.values.contains { $0 > .zero } }
 }
 
 /// One transfer of a release.

@@ -19,6 +19,11 @@ public enum FundLimits {
     public static let periodSeconds: ClosedRange<Int64> = 3_600...315_360_000
     /// Release delay: none to one year.
     public static let releaseDelaySeconds: ClosedRange<Int64> = 0...31_536_000
+    /// Open petitions (not rejected, not fully released) about one platform, in a version-2
+    /// fund.
+    public static let openPetitionsPerPlatform = 3
+    /// Open petitions in a version-2 fund.
+    public static let openPetitions = 64
     /// How far clocks may disagree: an entry may be stamped this much ahead of the writer's
     /// clock, and of the witnesses' times.
     public static let clockToleranceSeconds: Int64 = 300

@@ -115,6 +115,16 @@ public struct ClaimPayload: KindRules {
                 guard entry.header.id.utf8.elementsEqual(derived.utf8) else {
                     throw FundError(.invalidParameter, "a petition's id is derived from its content in this fund: \(derived), not \(entry.header.id)")
                 }
+                // Anyone can make the keys a petition needs: what petitions may cost everyone
+                // (every verification checks their signatures) is bounded here.
+                let open = state.claims.values.filter { $0.member == nil && $0.isOutstanding }
+                let same = open.filter { Identifiers.same($0.platform, platform) }.count
+                guard same < FundLimits.openPetitionsPerPlatform else {
+                    throw FundError(.tooManyPetitions, "\(same) petitions about \(SafeText.quoted(platform)) are still open; the delegates must reject or pay one before another is filed")
+                }
+                guard open.count < FundLimits.openPetitions else {
+                    throw FundError(.tooManyPetitions, "\(open.count) petitions are open in this fund, the most there may be; the delegates must reject or pay one first")
+                }
             } else if entry.header.id.utf8.starts(with: "petition-".utf8) {
                 throw FundError(.invalidParameter, "claim ids starting with petition- are for petitions; choose another id")
             }
