@@ -85,3 +85,51 @@ public func bigEndianSubtract(_ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
     }
     return result
 }
+
+/// Checks a JSON value (as `JSONSerialization` reads it) against the subset of JSON Schema
+/// that `Docs/schemas` uses: `type` (one or a list), `properties`, `required`,
+/// `additionalProperties` (false or a schema), `propertyNames.pattern`, `items`. Returns
+/// what does not match, each with its path; empty when it matches.
+public func schemaErrors(_ value: Any, _ schema: [String: Any], path: String = "$") -> [String] {
+    func typeName(_ value: Any) -> String {
+        if value is NSNull { return "null" }
+        if let number = value as? NSNumber {
+            if String(cString: number.objCType) == "c" { return "boolean" }
+            return number.doubleValue == number.doubleValue.rounded() ? "integer" : "number"
+        }
+        if value is String { return "string" }
+        if value is [Any] { return "array" }
+        if value is [String: Any] { return "object" }
+        return "unknown"
+    }
+    var errors: [String] = []
+    let actual = typeName(value)
+    if let type = schema["type"] {
+        let allowed = (type as? [String]) ?? [type as? String ?? ""]
+        guard allowed.contains(actual) || (actual == "integer" && allowed.contains("number")) else {
+            return ["\(path): \(actual), expected \(allowed.joined(separator: " or "))"]
+        }
+    }
+    if let object = value as? [String: Any] {
+        let properties = schema["properties"] as? [String: [String: Any]] ?? [:]
+        for key in schema["required"] as? [String] ?? [] where object[key] == nil { errors.append("\(path): lacks \(key)") }
+        if let pattern = (schema["propertyNames"] as? [String: Any])?["pattern"] as? String {
+            for key in object.keys where key.range(of: pattern, options: .regularExpression) == nil { errors.append("\(path): key \(key) does not match \(pattern)") }
+        }
+        for (key, member) in object {
+            if let sub = properties[key] {
+                errors += schemaErrors(member, sub, path: "\(path).\(key)")
+            } else if let extra = schema["additionalProperties"] {
+                if let sub = extra as? [String: Any] {
+                    errors += schemaErrors(member, sub, path: "\(path).\(key)")
+                } else if (extra as? Bool) == false {
+                    errors.append("\(path): unexpected \(key)")
+                }
+            }
+        }
+    }
+    if let array = value as? [Any], let items = schema["items"] as? [String: Any] {
+        for (index, item) in array.enumerated() { errors += schemaErrors(item, items, path: "\(path)[\(index)]") }
+    }
+    return errors
+}

@@ -8,6 +8,11 @@ func backstop(_ arguments: String..., in directory: URL? = nil, input: [UInt8] =
     try runProcess(productsDirectory.appendingPathComponent("backstop").path, arguments, input: input, currentDirectory: directory)
 }
 
+/// Runs the built `backstop` executable with an argument list.
+func backstop(_ arguments: [String]) throws -> ProcessResult {
+    try runProcess(productsDirectory.appendingPathComponent("backstop").path, arguments)
+}
+
 @Suite("The backstop command line: keys and signatures")
 struct CLITests {
     @Test("key generate writes a 0600 PKCS#8 key and its public key, refuses to overwrite, and matches openssl")

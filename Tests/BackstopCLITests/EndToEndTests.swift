@@ -45,7 +45,9 @@ func endToEnd() throws {
     let refused = try run(["init", "--ledger", ledger, "--genesis", path("genesis.json")] + three, expect: 1)
     #expect(refused.stderr.contains("genesis needs 4 distinct delegate approvals, found 3"))
     #expect(!FileManager.default.fileExists(atPath: ledger))
-    try run(["init", "--ledger", ledger, "--genesis", path("genesis.json")] + three + (try signed(path("genesis.json"), by: [4])))
+    let created = try run(["init", "--ledger", ledger, "--genesis", path("genesis.json"), "--json"] + three + (try signed(path("genesis.json"), by: [4])))
+    let initSchema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("Docs/schemas/init.schema.json"))) as? [String: Any])
+    #expect(schemaErrors(try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)), initSchema).isEmpty, "\(created.stdout)")
 
     try delegates(["admit", "--member", "m1", "--platform", "Member One", "--key", "\(keys)/exchange-a.pub.pem", "--size", "1000000"], "admit.json")
     try delegates(["member-status", "--member", "m1", "--status", "active", "--reason", "assessment received"], "status.json")

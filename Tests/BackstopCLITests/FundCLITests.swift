@@ -76,6 +76,40 @@ struct FundCLITests {
         #expect(log.status == 0 && log.stdout.split(separator: "\n").count == 1 && log.stdout.contains(#""kind":"release""#))
     }
 
+    @Test("every --json output matches its schema in Docs/schemas")
+    func jsonSchemas() throws {
+        let (directory, ledger) = try demoLedger()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let work = ledger + "-work"
+        func expectSchema(_ name: String, _ output: String, _ what: String) throws {
+            let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("Docs/schemas/\(name).schema.json"))) as? [String: Any])
+            let lines = output.split(separator: "\n")
+            #expect(!lines.isEmpty, "\(what) printed nothing")
+            for line in lines {
+                let value = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
+                let errors = schemaErrors(value, schema)
+                #expect(errors.isEmpty, "\(what) does not match Docs/schemas/\(name).schema.json: \(errors.prefix(5))")
+            }
+        }
+        // The checker can fail: a field the schema does not know, a wrong type, a missing one.
+        let verifySchema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("Docs/schemas/verify.schema.json"))) as? [String: Any])
+        #expect(schemaErrors(["ok": true, "surprise": 1], verifySchema).contains { $0.contains("unexpected surprise") })
+        #expect(schemaErrors(["ok": "yes"], verifySchema).contains { $0.contains("expected boolean") })
+        #expect(schemaErrors([String: Any](), verifySchema).contains { $0.contains("lacks ok") })
+        try expectSchema("verify", try backstop("verify", "--ledger", ledger, "--json").stdout, "verify")
+        try expectSchema("verify", try backstop("verify", "--ledger", ledger, "--json", "--checkpoint", work + "/checkpoint-24h.txt").stdout, "verify --checkpoint")
+        try expectSchema("status", try backstop("status", "--ledger", ledger, "--json").stdout, "status")
+        try expectSchema("log", try backstop("log", "--ledger", ledger, "--json").stdout, "log")
+        try expectSchema("check", try backstop("check", "--ledger", ledger, "--proposal", work + "/release-1.json", work + "/release-1.delegate-1.sig", "--json").stdout, "check")
+        try expectSchema("error", try backstop("verify", "--ledger", directory.appendingPathComponent("none").path, "--json").stdout, "an error")
+        try expectSchema("error", try backstop("contribute", "--ledger", ledger, "--member", "wallet-b", "--key", Self.keys + "/exchange-a.key.pem", "--asset", "USDC", "--amount", "1", "--json").stdout, "a refusal")
+        let contribute = ["contribute", "--ledger", ledger, "--member", "wallet-b", "--key", Self.keys + "/wallet-b.key.pem", "--asset", "USDC", "--amount", "1", "--id", "schema-1", "--json"]
+        try expectSchema("appended", try backstop(contribute).stdout, "contribute")
+        try expectSchema("recorded", try backstop(contribute).stdout, "contribute again")
+        try expectSchema("restitution", try backstop("restitution", "check", "--proof", work + "/restitution/proofs/proof-000007.json", "--ledger", ledger, "--json").stdout, "restitution check")
+        try expectSchema("key", try backstop("key", "generate", "--out", directory.appendingPathComponent("k").path, "--json").stdout, "key generate")
+    }
+
     @Test("verify finds a single-byte change in any entry, at that entry")
     func tamperDetection() throws {
         let (directory, ledger) = try demoLedger()
@@ -317,6 +351,8 @@ struct FundCLITests {
         }
         #expect((figures["entries"] as? Int ?? 0) >= 120 && (figures["signatures"] as? Int ?? 0) > 1_000)
         #expect((figures["verifyPeakKiB"] as? Int ?? 0) > 1_000)
+        let schema = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: packageRoot.appendingPathComponent("Docs/schemas/bench.schema.json"))) as? [String: Any])
+        #expect(schemaErrors(figures, schema).isEmpty, "\(schemaErrors(figures, schema))")
         #expect(try backstop("bench", "--entries", "5").stderr.contains("--entries 5: at least 100"))
     }
 
