@@ -15,6 +15,8 @@ public struct CryptoError: Error, Sendable, Equatable, CustomStringConvertible {
         case passphraseRequired
         /// The passphrase did not decrypt the private key.
         case wrongPassphrase
+        /// The passphrase is longer than OpenSSL's readers take (``PrivateKey/maximumPassphraseBytes``).
+        case passphraseTooLong
         /// The signature is well formed but breaks the strict policy (high S).
         case nonCanonicalSignature
         /// OpenSSL reported an internal failure (out of memory, provider missing).

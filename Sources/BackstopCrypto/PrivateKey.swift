@@ -110,7 +110,7 @@ func readPKCS8(_ pem: String, passphrase: [UInt8]?, what: String, kind: String) 
         throw CryptoError(.passphraseRequired, "private key is encrypted; a passphrase is needed")
     }
     if let passphrase, passphrase.count > PrivateKey.maximumPassphraseBytes {
-        throw CryptoError(.wrongPassphrase, "the passphrase is \(passphrase.count) bytes; at most \(PrivateKey.maximumPassphraseBytes) can be used")
+        throw CryptoError(.passphraseTooLong, "the passphrase is \(passphrase.count) bytes; at most \(PrivateKey.maximumPassphraseBytes) can be used")
     }
     // The password callback hands over the passphrase given, or fails when there is none,
     // so OpenSSL's interactive prompt can never be reached from here.
@@ -149,7 +149,7 @@ func writePKCS8(_ pkey: OpaquePointer, passphrase: [UInt8]?) throws -> String {
     }
     guard !passphrase.isEmpty else { throw CryptoError(.passphraseRequired, "an empty passphrase would not protect the key") }
     guard passphrase.count <= PrivateKey.maximumPassphraseBytes else {
-        throw CryptoError(.passphraseRequired, "the passphrase is \(passphrase.count) bytes; at most \(PrivateKey.maximumPassphraseBytes) (what OpenSSL's PEM readers, openssl among them, accept): a longer one would make a key no one can open")
+        throw CryptoError(.passphraseTooLong, "the passphrase is \(passphrase.count) bytes; at most \(PrivateKey.maximumPassphraseBytes) (what OpenSSL's PEM readers, openssl among them, accept): a longer one would make a key no one can open")
     }
     guard let info = EVP_PKEY2PKCS8(pkey) else { throw CryptoError.openssl("EVP_PKEY2PKCS8") }
     defer { PKCS8_PRIV_KEY_INFO_free(info) }

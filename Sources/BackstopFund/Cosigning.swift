@@ -188,15 +188,27 @@ public struct Witness {
         let temporary = file.path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw LedgerError(.io, "cannot write witness state \(temporary): \(String(cString: strerror(errno)))") }
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            written += count
+        }
         let synced = fsync(fd) == 0
         close(fd)
         guard written == bytes.count, synced, rename(temporary, file.path) == 0 else {
             unlink(temporary)
             throw LedgerError(.syncFailed, "cannot write witness state \(file.path) durably")
         }
+        // The new name must reach the disk before the cosignature is given: a witness that
+        // forgot what it cosigned could cosign a rollback.
         let folder = open(file.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folder >= 0 { _ = fsync(folder); close(folder) }
+        guard folder >= 0, fsync(folder) == 0 else {
+            if folder >= 0 { close(folder) }
+            throw LedgerError(.syncFailed, "cannot fsync the folder of witness state \(file.path); no cosignature was made")
+        }
+        close(folder)
     }
 }
 

@@ -85,9 +85,10 @@ public final class LedgerStore {
         }
         // The new name must survive a crash too: fsync the folder that holds it.
         guard io.fsync(fd) == 0, io.syncDirectory(directory.path) else {
+            let reason = errnoDescription()
             io.close(fd)
             io.markSyncFailed()
-            throw LedgerError(.syncFailed, "fsync after creating \(path) failed: \(errnoDescription())")
+            throw LedgerError(.syncFailed, "fsync after creating \(path) failed: \(reason)")
         }
         let empty = LedgerScanResult(entryCount: 0, head: nil, fundId: nil, tornTail: nil)
         let tilesFolder = directory.appendingPathComponent(MerkleTiles.folderName)
@@ -364,8 +365,11 @@ public final class LedgerStore {
             guard count > 0 else { break }
             copied += count
         }
-        guard copied == tail.byteCount, io.fsync(copy) == 0, io.syncDirectory(directory.path) else {
-            throw LedgerError(.io, "cannot save the incomplete last line to \(path): \(errnoDescription())")
+        guard copied == tail.byteCount else { throw LedgerError(.io, "cannot save the incomplete last line to \(path): \(errnoDescription())") }
+        guard io.fsync(copy) == 0, io.syncDirectory(directory.path) else {
+            let reason = errnoDescription()
+            io.markSyncFailed()
+            throw LedgerError(.syncFailed, "cannot save the incomplete last line to \(path) durably: \(reason)")
         }
         guard io.ftruncate(fd, off_t(tail.offset)) == 0 else {
             throw LedgerError(.io, "cannot remove the incomplete last line: \(errnoDescription())")
@@ -442,13 +446,6 @@ func openOwnFile(_ path: String, flags: Int32, mode: mode_t = 0o644, what: Strin
     return fd
 }
 
-/// fsync of a folder, so that a file created or renamed in it survives a crash.
-func syncDirectory(_ directory: URL) -> Bool {
-    let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    return fsync(fd) == 0
-}
 
 /// An exclusive `flock` on the ledger's lock file, held until this object is released.
 final class LockFile {

@@ -4,7 +4,9 @@ import Glibc
 
 /// The file operations a ``LedgerStore`` makes to change its files: the system's
 /// (``SystemIO``), or, in tests, a stand-in that fails calls, writes short and simulates
-/// power loss (`FaultyIO` in BackstopTestSupport).
+/// power loss (`FaultyIO` in the ledger tests). The Merkle tiles and the state snapshot
+/// are caches checked against the ledger when read, and are written outside it; so are
+/// the ledger's folder and the lock file's mode.
 ///
 /// Each call has the system call's contract: a result below zero (or `false`) means
 /// failure, with the reason in `errno`. Reading the ledger is not part of it.
@@ -39,8 +41,9 @@ public final class SystemIO: StorageIO {
 
     private let failed = Atomic<Bool>(false)
 
-    /// A separate instance, with its own ``syncFailed`` (for tests).
-    public init() {}
+    /// A separate instance, with its own ``syncFailed``: for tests in this package only, so
+    /// that no library user loses the process-wide refusal after a failed fsync.
+    package init() {}
 
     /// `open(2)`.
     public func open(_ path: String, flags: Int32, mode: mode_t) -> Int32 { Glibc.open(path, flags, mode) }

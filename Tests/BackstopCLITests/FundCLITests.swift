@@ -108,6 +108,27 @@ struct FundCLITests {
         try expectSchema("recorded", try backstop(contribute).stdout, "contribute again")
         try expectSchema("restitution", try backstop("restitution", "check", "--proof", work + "/restitution/proofs/proof-000007.json", "--ledger", ledger, "--json").stdout, "restitution check")
         try expectSchema("key", try backstop("key", "generate", "--out", directory.appendingPathComponent("k").path, "--json").stdout, "key generate")
+        // Failures and edge cases have the same shapes: a corrupt ledger, an unsigned new
+        // proposal, a proposal for another fund, a fund from before receipts.
+        let copy = directory.appendingPathComponent("corrupt")
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        var lines = try String(contentsOfFile: ledger + "/ledger.jsonl", encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[3] = lines[3].replacingOccurrences(of: "\"seq\":3", with: "\"seq\":9")
+        try (lines.joined(separator: "\n") + "\n").write(to: copy.appendingPathComponent("ledger.jsonl"), atomically: true, encoding: .utf8)
+        let corrupt = try backstop("verify", "--ledger", copy.path, "--json")
+        #expect(corrupt.status == 1)
+        try expectSchema("verify", corrupt.stdout, "verify of a corrupt ledger")
+        #expect(try backstop("propose", "reserves", "--ledger", ledger, "--hold", "ETH=1@w", "--out", directory.appendingPathComponent("new.json").path).status == 0)
+        try expectSchema("check", try backstop("check", "--ledger", ledger, "--proposal", directory.appendingPathComponent("new.json").path, "--json").stdout, "check of an unsigned proposal")
+        let old = directory.appendingPathComponent("old")
+        try FileManager.default.createDirectory(at: old, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: packageRoot.appendingPathComponent("Tests/Fixtures/ledger-before-issue-9/ledger.jsonl"), to: old.appendingPathComponent("ledger.jsonl"))
+        #expect(try backstop("propose", "reserves", "--ledger", old.path, "--hold", "ETH=1@w", "--out", directory.appendingPathComponent("other.json").path).status == 0)
+        let other = try backstop("check", "--ledger", ledger, "--proposal", directory.appendingPathComponent("other.json").path, "--json")
+        #expect(other.status == 1 && other.stdout.contains("wrongFund"))
+        try expectSchema("check", other.stdout, "check of another fund's proposal")
+        try expectSchema("status", try backstop("status", "--ledger", old.path, "--json").stdout, "status of a fund from before receipts")
+        try expectSchema("verify", try backstop("verify", "--ledger", old.path, "--json").stdout, "verify of a fund from before receipts")
     }
 
     @Test("verify finds a single-byte change in any entry, at that entry")

@@ -36,7 +36,7 @@ struct DemoFund {
         let genesis = Payloads.genesis(expires: Self.start.adding(seconds: 3_600)!, name: "CLI fund", assets: [("BTC", 8), ("USDC", 6)],
                                        delegates: zip(delegates, platforms).map { Delegate(key: $0.publicKey, platform: $1) }, policy: policy)
         // Created, filled and closed again: the commands under test take the ledger's lock.
-        _ = try Fund.create(at: URL(fileURLWithPath: ledger), genesis: genesis, signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: Self.start)
+        try Fund.create(at: URL(fileURLWithPath: ledger), genesis: genesis, signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: Self.start).close()
         try act(AdmitPayload(member: "exchange-a", platform: "Exchange A", key: exchange.publicKey, size: Amount(500_000_000_000_000)))
         try act(AdmitPayload(member: "wallet-b", platform: "Wallet B", key: try Self.privateKey("wallet-b").publicKey, size: .zero))
         try member(ContributionPayload(member: "exchange-a", asset: "BTC", amount: Amount(10_000_000_000), period: 0, reference: "tx-btc"))
@@ -65,6 +65,7 @@ struct DemoFund {
 
     func act(_ body: some PayloadBody, id: String = Payloads.newId(), time: Timestamp = start) throws {
         let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        defer { fund.close() }
         let payload = Payloads.make(body, for: fund.state, id: id, expires: time.adding(seconds: 3_600)!)
         try fund.submit(type(of: body).kind, payload: payload, signatures: try Payloads.sign(payload, with: Array(delegates.prefix(4))), time: time)
     }
@@ -72,6 +73,7 @@ struct DemoFund {
     /// Delegates 1 to 4, the fund's witnesses, cosign the checkpoint of the ledger at `time`; it is recorded then.
     func checkpoint(at time: Timestamp) throws {
         let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        defer { fund.close() }
         var note = SignedNote(text: fund.checkpoint().text)
         for key in delegates.prefix(4) {
             note = note.adding(try key.cosignature(name: Cosigner.delegateName(key.publicKey), text: note.text, time: time.secondsSinceEpoch))
@@ -81,6 +83,7 @@ struct DemoFund {
 
     func member(_ body: some PayloadBody, id: String = Payloads.newId()) throws {
         let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        defer { fund.close() }
         let payload = Payloads.make(body, for: fund.state, id: id, expires: Self.start.adding(seconds: 3_600)!)
         try fund.submit(type(of: body).kind, payload: payload, signatures: try Payloads.sign(payload, with: [exchange]), time: Self.start)
     }

@@ -25,7 +25,7 @@ struct FuzzRegressionTests {
     func crashers() throws {
         let folder = packageRoot.appendingPathComponent("Tests/Fixtures/fuzz")
         var replayed = 0
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !name.hasPrefix(".") {
             let run = try #require(FuzzTargets.named(name), "Tests/Fixtures/fuzz/\(name) names no fuzz target")
             for file in try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent(name).path) where !file.hasPrefix(".") {
                 run([UInt8](try Data(contentsOf: folder.appendingPathComponent(name).appendingPathComponent(file))))

@@ -60,6 +60,24 @@ struct LimitTests {
             ("holdings, 32 assets", .reserves,
              ["asOf": .string(f.now.description), "holdings": .array((0..<32).map { ["asset": .string("A\($0)"), "amount": "1", "wallets": ["w"]] })],
              ["asOf": .string(f.now.description), "holdings": .array((0..<33).map { ["asset": .string("A\($0)"), "amount": "1", "wallets": ["w"]] })], .malformedPayload),
+            ("identifier, not empty", .admit, admit(member: "m"), admit(member: ""), .malformedPayload),
+            ("asset symbol, 12 characters", .reserves,
+             ["asOf": .string(f.now.description), "holdings": [["asset": .string(String(repeating: "A", count: 12)), "amount": "1", "wallets": ["w"]]]],
+             ["asOf": .string(f.now.description), "holdings": [["asset": .string(String(repeating: "A", count: 13)), "amount": "1", "wallets": ["w"]]]], .malformedPayload),
+            ("wallet, 200 characters", .reserves,
+             ["asOf": .string(f.now.description), "holdings": [["asset": "BTC", "amount": "1", "wallets": [.string(String(repeating: "w", count: 200))]]]],
+             ["asOf": .string(f.now.description), "holdings": [["asset": "BTC", "amount": "1", "wallets": [.string(String(repeating: "w", count: 201))]]]], .malformedPayload),
+            ("payee, 200 bytes", .release,
+             ["claim": "c1", "payouts": [["asset": "BTC", "amount": "1", "payee": text(200), "destination": "d"]]],
+             ["claim": "c1", "payouts": [["asset": "BTC", "amount": "1", "payee": text(201), "destination": "d"]]], .malformedPayload),
+            ("firm, 200 bytes", .assessor,
+             ["assessor": "a", "firm": text(200), "key": key, "active": true], ["assessor": "a", "firm": text(201), "key": key, "active": true], .malformedPayload),
+            ("receipt reference, 1,000 bytes", .receipt,
+             ["confirms": [["member": "big", "contribution": "c", "asset": "USDC", "received": "1"]], "reference": text(1_000)],
+             ["confirms": [["member": "big", "contribution": "c", "asset": "USDC", "received": "1"]], "reference": text(1_001)], .malformedPayload),
+            ("reject reason, 2,000 bytes", .reject, ["claim": "c1", "reason": text(2_000)], ["claim": "c1", "reason": text(2_001)], .malformedPayload),
+            ("member-status reason, 2,000 bytes", .memberStatus, ["member": "big", "status": "active", "reason": text(2_000)], ["member": "big", "status": "active", "reason": text(2_001)], .malformedPayload),
+            ("accounts, at least 1", .claim, claim { $0["accounts"] = 1 }, claim { $0["accounts"] = 0 }, .malformedPayload),
             ("registry platforms, 10,000", .registry,
              ["jurisdiction": "SG", "asOf": .string(f.now.description), "platforms": .array((0..<10_000).map { .string("p\($0)") })],
              ["jurisdiction": "SG", "asOf": .string(f.now.description), "platforms": .array((0..<10_001).map { .string("p\($0)") })], .malformedPayload),
@@ -106,6 +124,11 @@ struct LimitTests {
         #expect(genesis(decimals: 36) == nil && genesis(decimals: 37) == .malformedPayload)
         #expect(genesis(delegates: 64) == nil && genesis(delegates: 65) == .malformedPayload)
         #expect(genesis(petition: 1_024) == nil && genesis(petition: 1_025) == .malformedPayload)
+        #expect(genesis(petition: 1) == nil && genesis(petition: 0) == .malformedPayload)
+        #expect(genesis(assets: 1) == nil && genesis(assets: 0) == .malformedPayload)
+        let named = Payloads.genesis(expires: Timestamp("2030-01-01T00:00:00Z")!, name: String(repeating: "n", count: 201), assets: [("A0", 6)],
+                                     delegates: keys.prefix(7).enumerated().map { Delegate(key: $0.element.publicKey, platform: "p\($0.offset)") }, policy: policy)
+        #expect(throws: FundError.self) { try Payload(named) }   // a fund name of 201 bytes
     }
 
     @Test("entries: 1,024 signatures and a line of 1 MiB; JSON nested 32 deep")
@@ -115,7 +138,8 @@ struct LimitTests {
         let bytes = Canonical.encode(body)
         let signatures = try keys.map { EntrySignature(publicKey: $0.publicKey, signature: try $0.signature(for: bytes)) }
         _ = try Entry(seq: 0, prev: Entry.genesisPrev, time: Timestamp("2026-01-01T00:00:00Z")!, kind: "test", body: body, signatures: Array(signatures.prefix(1_024)))
-        #expect(throws: LedgerError.self) { try Entry(seq: 0, prev: Entry.genesisPrev, time: Timestamp("2026-01-01T00:00:00Z")!, kind: "test", body: body, signatures: signatures) }
+        let tooMany = #expect(throws: LedgerError.self) { try Entry(seq: 0, prev: Entry.genesisPrev, time: Timestamp("2026-01-01T00:00:00Z")!, kind: "test", body: body, signatures: signatures) }
+        #expect(tooMany?.code == .invalidEntry)
 
         func line(padding: Int) throws -> PreparedEntry {
             try PreparedEntry(checking: try Entry(seq: 0, prev: Entry.genesisPrev, time: Timestamp("2026-01-01T00:00:00Z")!, kind: "test",
@@ -123,7 +147,8 @@ struct LimitTests {
         }
         let overhead = try line(padding: 0).line.count
         #expect(try line(padding: Entry.maximumLineBytes - overhead).line.count == Entry.maximumLineBytes)
-        #expect(throws: LedgerError.self) { try line(padding: Entry.maximumLineBytes - overhead + 1) }
+        let tooLong = #expect(throws: LedgerError.self) { try line(padding: Entry.maximumLineBytes - overhead + 1) }
+        #expect(tooLong?.code == .invalidEntry)
 
         let deep = Array(repeating: UInt8(ascii: "["), count: 32) + Array(repeating: UInt8(ascii: "]"), count: 32)
         #expect(throws: Never.self) { try JSONParser.parse(deep) }

@@ -111,8 +111,9 @@ final class FaultyIO: StorageIO, @unchecked Sendable {
     func ftruncate(_ fd: Int32, _ length: off_t) -> Int32 {
         if case .fail(let code)? = fault(.ftruncate) { return fail(code) }
         let result = Glibc.ftruncate(fd, length)
-        // A cut is not durable until the next fsync either; the bytes it removed may come
-        // back, which only matters if they were durable: keep the smaller of the two.
+        // Modelled as durable at once. The store cuts only what no acknowledgement depends
+        // on (a failed append's partial line, a torn tail already copied aside); if such a
+        // cut came back after a power loss, it would be a torn line again, set aside again.
         lock.withLock { if let path = paths[fd], let known = durable[path] { durable[path] = min(known, Int(length)) } }
         return result
     }
@@ -147,7 +148,8 @@ final class FaultyIO: StorageIO, @unchecked Sendable {
         lock.withLock {
             var generator = SplitMixGenerator(state: { if case .garble(let seed) = mode { return seed }; return 1 }())
             for path in unnamed { unlink(path) }
-            for (path, kept) in durable where !unnamed.contains(path) && FileManager.default.fileExists(atPath: path) {
+            for path in durable.keys.sorted() where !unnamed.contains(path) && FileManager.default.fileExists(atPath: path) {
+                let kept = durable[path]!
                 let size = Self.size(path)
                 guard size > kept else { continue }
                 switch mode {

@@ -62,6 +62,24 @@ struct SafeFilesTests {
         #expect(try mode(directory.appendingPathComponent(saved)) == 0o600)
     }
 
+    @Test("a ledger.jsonl that is a FIFO, or a file of another user, is refused before anything is read or written")
+    func notRegularOrNotOurs() throws {
+        let directory = try makeTemporaryDirectory("backstop-safe")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ledger = directory.appendingPathComponent("ledger.jsonl")
+        #expect(mkfifo(ledger.path, 0o600) == 0)
+        let fifo = #expect(throws: LedgerError.self) { try LedgerStore.open(at: directory) }
+        #expect(fifo?.reason.contains("is not a regular file") == true, "\(String(describing: fifo))")
+        try FileManager.default.removeItem(at: ledger)
+        // Another user's file (only root can make one to test with).
+        guard geteuid() == 0 else { return }
+        let (other, _) = try makeLedger(2)
+        defer { try? FileManager.default.removeItem(at: other) }
+        #expect(chown(other.appendingPathComponent("ledger.jsonl").path, 65_534, 65_534) == 0)
+        let foreign = #expect(throws: LedgerError.self) { try LedgerStore.open(at: other) }
+        #expect(foreign?.reason.contains("is owned by uid 65534") == true, "\(String(describing: foreign))")
+    }
+
     @Test("a ledger.jsonl that is a folder is refused with a clear error")
     func notARegularFile() throws {
         let directory = try makeTemporaryDirectory("backstop-safe")
