@@ -109,7 +109,7 @@ func readPayloadFile(_ path: String) throws -> (Payload, [UInt8]) {
 extension DemoFund {
     /// Signs `payload` with delegates 1 to 4 and records it at `time`.
     func submit(_ payload: Payload, time: Timestamp) throws {
-        let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        let fund = try Fund.open(at: URL(fileURLWithPath: ledger), lockWaitSeconds: 30)
         defer { fund.close() }
         try fund.submit(payload.kind, payload: payload.json, signatures: try Payloads.sign(payload.json, with: Array(delegates.prefix(4))), time: time)
     }

@@ -64,7 +64,7 @@ struct DemoFund {
     var state: FundState { (try? Fund.verify(file: URL(fileURLWithPath: ledger).appendingPathComponent("ledger.jsonl")).0)! }
 
     func act(_ body: some PayloadBody, id: String = Payloads.newId(), time: Timestamp = start) throws {
-        let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        let fund = try Fund.open(at: URL(fileURLWithPath: ledger), lockWaitSeconds: 30)
         defer { fund.close() }
         let payload = Payloads.make(body, for: fund.state, id: id, expires: time.adding(seconds: 3_600)!)
         try fund.submit(type(of: body).kind, payload: payload, signatures: try Payloads.sign(payload, with: Array(delegates.prefix(4))), time: time)
@@ -72,7 +72,7 @@ struct DemoFund {
 
     /// Delegates 1 to 4, the fund's witnesses, cosign the checkpoint of the ledger at `time`; it is recorded then.
     func checkpoint(at time: Timestamp) throws {
-        let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        let fund = try Fund.open(at: URL(fileURLWithPath: ledger), lockWaitSeconds: 30)
         defer { fund.close() }
         var note = SignedNote(text: fund.checkpoint().text)
         for key in delegates.prefix(4) {
@@ -82,7 +82,7 @@ struct DemoFund {
     }
 
     func member(_ body: some PayloadBody, id: String = Payloads.newId()) throws {
-        let fund = try Fund.open(at: URL(fileURLWithPath: ledger))
+        let fund = try Fund.open(at: URL(fileURLWithPath: ledger), lockWaitSeconds: 30)
         defer { fund.close() }
         let payload = Payloads.make(body, for: fund.state, id: id, expires: Self.start.adding(seconds: 3_600)!)
         try fund.submit(type(of: body).kind, payload: payload, signatures: try Payloads.sign(payload, with: [exchange]), time: Self.start)
