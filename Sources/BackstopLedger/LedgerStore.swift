@@ -66,19 +66,25 @@ public final class LedgerStore {
     /// - Throws: ``LedgerError`` `.alreadyExists` when the folder already has a ledger.
     public static func create(at directory: URL, io: StorageIO = SystemIO.shared) throws -> LedgerStore {
         try refuseAfterSyncFailure(io)
-        let existed = FileManager.default.fileExists(atPath: directory.path)
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw LedgerError(.io, "cannot create folder \(directory.path): \(error.localizedDescription)")
+        // Each missing folder is made one level at a time, and its parent fsynced: a new
+        // folder's name lives in its parent, which must reach the disk as well.
+        var missing: [URL] = []
+        var folder = directory.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: folder.path) && folder.path != "/" {
+            missing.insert(folder, at: 0)
+            folder = folder.deletingLastPathComponent()
         }
-        // A new folder's own name lives in its parent, which must reach the disk as well.
-        if !existed && !io.syncDirectory(directory.deletingLastPathComponent().path) {
-            throw LedgerError(.io, "cannot fsync the parent of \(directory.path): \(errnoDescription())")
+        for folder in missing {
+            guard retryingInterrupted({ io.makeDirectory(folder.path, mode: 0o755) }) == 0 || errno == EEXIST else {
+                throw LedgerError(.io, "cannot create folder \(folder.path): \(errnoDescription())")
+            }
+            guard io.syncDirectory(folder.deletingLastPathComponent().path) else {
+                throw LedgerError(.io, "cannot fsync the parent of \(folder.path): \(errnoDescription())")
+            }
         }
         let lock = try LockFile(directory.appendingPathComponent(lockFileName), io: io)
         let path = directory.appendingPathComponent(ledgerFileName).path
-        let fd = io.open(path, flags: O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode: 0o644)
+        let fd = retryingInterrupted { io.open(path, flags: O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode: 0o644) }
         guard fd >= 0 else {
             if errno == EEXIST { throw LedgerError(.alreadyExists, "\(path) already exists; a folder holds one ledger") }
             throw LedgerError(.io, "cannot create \(path): \(errnoDescription())")
@@ -317,7 +323,7 @@ public final class LedgerStore {
             guard result > 0 else {
                 let reason = errnoDescription()
                 // Take back the part that reached the file so the ledger stays as it was.
-                guard io.ftruncate(fd, off_t(size)) == 0, io.fsync(fd) == 0 else {
+                guard retryingInterrupted({ io.ftruncate(fd, off_t(size)) }) == 0, io.fsync(fd) == 0 else {
                     io.markSyncFailed()
                     throw LedgerError(.syncFailed, seq: seq, "write failed (\(reason)) and the partial line could not be removed")
                 }
@@ -371,7 +377,7 @@ public final class LedgerStore {
             io.markSyncFailed()
             throw LedgerError(.syncFailed, "cannot save the incomplete last line to \(path) durably: \(reason)")
         }
-        guard io.ftruncate(fd, off_t(tail.offset)) == 0 else {
+        guard retryingInterrupted({ io.ftruncate(fd, off_t(tail.offset)) }) == 0 else {
             throw LedgerError(.io, "cannot remove the incomplete last line: \(errnoDescription())")
         }
         guard io.fsync(fd) == 0 else {
@@ -424,8 +430,17 @@ public struct PreparedEntry: Sendable {
 /// Opens `path` with `flags` and `O_NOFOLLOW`, and checks it is a regular file owned by
 /// this user: a writer never follows a symbolic link planted in the ledger's folder, nor
 /// writes through a file someone else owns.
+/// `call` again while it fails with EINTR (a signal arrived): a result, or -1 with errno.
+func retryingInterrupted(_ call: () -> Int32) -> Int32 {
+    while true {
+        let result = call()
+        if result < 0 && errno == EINTR { continue }
+        return result
+    }
+}
+
 func openOwnFile(_ path: String, flags: Int32, mode: mode_t = 0o644, what: String, io: StorageIO) throws -> Int32 {
-    let fd = io.open(path, flags: flags | O_CLOEXEC | O_NOFOLLOW, mode: mode)
+    let fd = retryingInterrupted { io.open(path, flags: flags | O_CLOEXEC | O_NOFOLLOW, mode: mode) }
     guard fd >= 0 else {
         if errno == ELOOP { throw LedgerError(.io, "\(what) \(path) is a symbolic link; refusing to follow it (replace it with the file itself)") }
         throw LedgerError(.io, "cannot open \(what) \(path): \(errnoDescription())")
@@ -465,7 +480,7 @@ final class LockFile {
         var locked = false, busy = false, reason = ""
         repeat {
             if busy { usleep(20_000) }
-            locked = io.flock(fd, LOCK_EX | LOCK_NB) == 0
+            locked = retryingInterrupted({ io.flock(fd, LOCK_EX | LOCK_NB) }) == 0
             busy = !locked && errno == EWOULDBLOCK
             if !locked { reason = errnoDescription() }
         } while busy && Date() < deadline

@@ -5,8 +5,7 @@ import Glibc
 /// The file operations a ``LedgerStore`` makes to change its files: the system's
 /// (``SystemIO``), or, in tests, a stand-in that fails calls, writes short and simulates
 /// power loss (`FaultyIO` in the ledger tests). The Merkle tiles and the state snapshot
-/// are caches checked against the ledger when read, and are written outside it; so are
-/// the ledger's folder and the lock file's mode.
+/// are caches checked against the ledger when read, and are written outside it.
 ///
 /// Each call has the system call's contract: a result below zero (or `false`) means
 /// failure, with the reason in `errno`. Reading the ledger is not part of it.
@@ -23,6 +22,8 @@ public protocol StorageIO: AnyObject, Sendable {
     func ftruncate(_ fd: Int32, _ length: off_t) -> Int32
     /// `flock(2)`.
     func flock(_ fd: Int32, _ operation: Int32) -> Int32
+    /// `mkdir(2)`: one folder, whose parent exists.
+    func makeDirectory(_ path: String, mode: mode_t) -> Int32
     /// fsync of the folder at `path`, so that names created in it survive a crash.
     func syncDirectory(_ path: String) -> Bool
     /// True once an fsync through this object failed: after that the kernel's view of a
@@ -59,6 +60,8 @@ public final class SystemIO: StorageIO {
     public func ftruncate(_ fd: Int32, _ length: off_t) -> Int32 { Glibc.ftruncate(fd, length) }
     /// `flock(2)`.
     public func flock(_ fd: Int32, _ operation: Int32) -> Int32 { systemFlock(fd, operation) }
+    /// `mkdir(2)`.
+    public func makeDirectory(_ path: String, mode: mode_t) -> Int32 { mkdir(path, mode) }
     /// Opens the folder and fsyncs it.
     public func syncDirectory(_ path: String) -> Bool {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -156,6 +156,53 @@ struct FaultTests {
         #expect(cannotSync.syncFailed)
     }
 
+    @Test("EINTR on open, lock and the cut after a failed write is retried; a folder that cannot be made or synced is reported")
+    func interruptedCallsAndFolders() throws {
+        let io = FaultyIO()
+        io.inject(.fail(EINTR), on: .open)
+        io.inject(.fail(EINTR), on: .flock)
+        let (directory, store) = try fresh(io)
+        defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+        let acknowledged = [try append(store, 0)]
+        let before = try Data(contentsOf: directory.appendingPathComponent("ledger.jsonl"))
+        io.inject(.short(5), on: .write)
+        io.inject(.fail(EIO), on: .write)
+        io.inject(.fail(EINTR), on: .ftruncate)
+        #expect((#expect(throws: LedgerError.self) { try append(store, 1) })?.code == .io)
+        let after = try Data(contentsOf: directory.appendingPathComponent("ledger.jsonl"))
+        #expect(!io.syncFailed && after == before)
+        store.close()
+        #expect(restart(directory).hashes == acknowledged)
+
+        let base = try makeTemporaryDirectory("backstop-fault")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let cannotMake = FaultyIO()
+        cannotMake.inject(.fail(EACCES), on: .makeDirectory)
+        let made = #expect(throws: LedgerError.self) { try LedgerStore.create(at: base.appendingPathComponent("a"), io: cannotMake) }
+        #expect(made?.code == .io && made?.reason.contains("cannot create folder") == true)
+        let cannotSyncParent = FaultyIO()
+        cannotSyncParent.inject(.fail(EIO), on: .syncDirectory)
+        let parent = #expect(throws: LedgerError.self) { try LedgerStore.create(at: base.appendingPathComponent("b"), io: cannotSyncParent) }
+        #expect(parent?.code == .io && parent?.reason.contains("cannot fsync the parent") == true)
+
+        // Folders made three levels deep: each reaches the disk, or, when the syncs are
+        // skipped, a power loss takes the new folders with the ledger.
+        let deep = FaultyIO()
+        let nested = base.appendingPathComponent("x/y/z")
+        let kept = try LedgerStore.create(at: nested, io: deep)
+        try append(kept, 0)
+        kept.close()
+        deep.powerLoss(.drop)
+        #expect(restart(nested).hashes.count == 1)
+        let careless = FaultyIO()
+        careless.ignoreFsync = true
+        let lost = try LedgerStore.create(at: base.appendingPathComponent("p/q"), io: careless)
+        try append(lost, 0)
+        lost.close()
+        careless.powerLoss(.drop)
+        #expect(!FileManager.default.fileExists(atPath: base.appendingPathComponent("p").path))
+    }
+
     @Test("a power loss in the middle of an append keeps every acknowledged entry, whether the rest is dropped, half written or garbage",
           arguments: [FaultyIO.PowerLoss.drop, .half, .garble(1), .garble(2), .garble(3)])
     func powerLoss(mode: FaultyIO.PowerLoss) throws {

@@ -8,7 +8,7 @@ import Glibc
 /// disk (its folder was fsynced); ``powerLoss(_:)`` then drops or garbles everything that
 /// was not.
 final class FaultyIO: StorageIO, @unchecked Sendable {
-    enum Call: Hashable { case open, write, fsync, ftruncate, flock, syncDirectory }
+    enum Call: Hashable { case open, write, fsync, ftruncate, flock, syncDirectory, makeDirectory }
 
     enum Fault {
         /// The call fails with this errno.
@@ -123,6 +123,13 @@ final class FaultyIO: StorageIO, @unchecked Sendable {
         return SystemIO.shared.flock(fd, operation)
     }
 
+    func makeDirectory(_ path: String, mode: mode_t) -> Int32 {
+        if case .fail(let code)? = fault(.makeDirectory) { return fail(code) }
+        let result = mkdir(path, mode)
+        if result == 0 { lock.withLock { _ = unnamed.insert(URL(fileURLWithPath: path).standardizedFileURL.path) } }
+        return result
+    }
+
     func syncDirectory(_ path: String) -> Bool {
         if case .fail(let code)? = fault(.syncDirectory) {
             errno = code
@@ -147,7 +154,8 @@ final class FaultyIO: StorageIO, @unchecked Sendable {
     func powerLoss(_ mode: PowerLoss) {
         lock.withLock {
             var generator = SplitMixGenerator(state: { if case .garble(let seed) = mode { return seed }; return 1 }())
-            for path in unnamed { unlink(path) }
+            // Names that never reached the disk: files, and folders with all they hold.
+            for path in unnamed.sorted() where FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
             for path in durable.keys.sorted() where !unnamed.contains(path) && FileManager.default.fileExists(atPath: path) {
                 let kept = durable[path]!
                 let size = Self.size(path)
