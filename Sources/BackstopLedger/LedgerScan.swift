@@ -302,7 +302,7 @@ public enum LedgerScan {
                 firstInvalid[task] = entry.firstInvalidSignature(in: range) ?? -1
             }
             for (task, (index, _)) in tasks.enumerated() where firstInvalid[task] >= 0 && results[index].invalidSigner == nil {
-                results[index].invalidSigner = results[index].entry!.signatures[firstInvalid[task]].publicKey.fingerprint
+                if let entry = results[index].entry { results[index].invalidSigner = entry.signatures[firstInvalid[task]].publicKey.fingerprint }
             }
         }
         return Array(results)

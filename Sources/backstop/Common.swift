@@ -241,3 +241,15 @@ func reportAlreadyRecorded(_ seq: Int64, id: String, json: Bool) {
         print("already recorded as entry \(seq) (id \(id)); nothing appended")
     }
 }
+
+/// `ASSET=AMOUNT@TARGET` as `--pay` and `--hold` take it: the asset, the amount in asset
+/// units (read with the fund's decimals; "0" allowed when `allowZero`) and what follows `@`.
+func parseAssetAmountAt(_ item: String, option: String, form: String, state: FundState, allowZero: Bool = false) throws -> (asset: String, amount: Amount, target: String) {
+    let parts = item.split(separator: "@", maxSplits: 1).map(String.init)
+    let head = parts.first?.split(separator: "=", maxSplits: 1).map(String.init) ?? []
+    guard parts.count == 2, head.count == 2, !parts[1].isEmpty else {
+        throw CLIError.badInput("\(option) \(SafeText.quoted(item)): expected \(form)")
+    }
+    let amount = allowZero && head[1] == "0" ? Amount.zero : try parseAmount(head[1], asset: head[0], state: state, option: "\(option) \(SafeText.escape(head[0]))")
+    return (head[0], amount, parts[1])
+}

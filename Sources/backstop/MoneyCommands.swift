@@ -72,15 +72,12 @@ extension ProposeCommand {
             guard !hold.isEmpty else { throw CLIError.badInput("give at least one --hold ASSET=AMOUNT@WALLET") }
             try ProposeCommand.write(options, clock, proposal) { state in
                 let holdings = try hold.map { item -> ReservesPayload.Holding in
-                    let parts = item.split(separator: "@", maxSplits: 1).map(String.init)
-                    let head = parts.first?.split(separator: "=", maxSplits: 1).map(String.init) ?? []
-                    guard parts.count == 2, head.count == 2 else { throw CLIError.badInput("--hold \(SafeText.quoted(item)): expected ASSET=AMOUNT@WALLET[,WALLET]") }
-                    let wallets = parts[1].split(separator: ",").map(String.init)
+                    let (asset, amount, target) = try parseAssetAmountAt(item, option: "--hold", form: "ASSET=AMOUNT@WALLET[,WALLET]", state: state, allowZero: true)
+                    let wallets = target.split(separator: ",").map(String.init)
                     guard !wallets.isEmpty, wallets.allSatisfy(Identifiers.isDestination) else {
                         throw CLIError.badInput("--hold \(SafeText.quoted(item)): each wallet is 1 to 200 visible ASCII characters, no spaces")
                     }
-                    let amount = head[1] == "0" ? Amount.zero : try parseAmount(head[1], asset: head[0], state: state, option: "--hold \(SafeText.escape(head[0]))")
-                    return .init(asset: head[0], amount: amount, wallets: wallets)
+                    return .init(asset: asset, amount: amount, wallets: wallets)
                 }
                 return ReservesPayload(asOf: try asOf.map { try parseTime($0, option: "--as-of") } ?? clock.time(), holdings: holdings)
             }

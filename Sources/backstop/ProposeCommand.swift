@@ -113,16 +113,11 @@ struct ProposeCommand: ParsableCommand {
             guard !pay.isEmpty else { throw CLIError.badInput("give at least one --pay ASSET=AMOUNT@DESTINATION") }
             try ProposeCommand.write(options, clock, proposal) { state in
                 let payouts = try pay.map { item -> Payout in
-                    let parts = item.split(separator: "@", maxSplits: 1).map(String.init)
-                    let head = parts.first?.split(separator: "=", maxSplits: 1).map(String.init) ?? []
-                    guard parts.count == 2, head.count == 2, !parts[1].isEmpty else {
-                        throw CLIError.badInput("--pay \(SafeText.quoted(item)): expected ASSET=AMOUNT@DESTINATION, such as ETH=1000@0xabc")
-                    }
-                    guard Identifiers.isDestination(parts[1]) else {
+                    let (asset, amount, destination) = try parseAssetAmountAt(item, option: "--pay", form: "ASSET=AMOUNT@DESTINATION, such as ETH=1000@0xabc", state: state)
+                    guard Identifiers.isDestination(destination) else {
                         throw CLIError.badInput("--pay \(SafeText.quoted(item)): the destination must be 1 to 200 visible ASCII characters, no spaces or control characters")
                     }
-                    let amount = try parseAmount(head[1], asset: head[0], state: state, option: "--pay \(SafeText.escape(head[0]))")
-                    return Payout(asset: head[0], amount: amount, payee: payee ?? "claimants of \(claim)", destination: parts[1])
+                    return Payout(asset: asset, amount: amount, payee: payee ?? "claimants of \(claim)", destination: destination)
                 }
                 var list: RestitutionSummary? = nil
                 if let restitution {

@@ -1,6 +1,7 @@
 import BackstopCrypto
 import BackstopFund
 import BackstopLedger
+import BackstopTestSupport
 import Foundation
 import Testing
 

@@ -51,7 +51,7 @@ struct AuditorScriptTests {
         #expect(failingSeq(directory) == 0)
 
         // Damaged copies: a flipped byte, a cut, a dropped, repeated or swapped line.
-        var generator = SeededGenerator(seed: 9)
+        var generator = SplitMix64(state: 9)
         let lines = [UInt8](original).split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map(Array.init)
         var disagreements: [String] = []
         for round in 0..<150 {
@@ -84,18 +84,5 @@ struct AuditorScriptTests {
             if ours != theirs { disagreements.append("\(what): Backstop \(ours.map(String.init) ?? "intact"), scripts \(theirs.map(String.init) ?? "intact")") }
         }
         #expect(disagreements.isEmpty, "\(disagreements)")
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so that a failure can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

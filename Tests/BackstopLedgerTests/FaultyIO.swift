@@ -1,4 +1,5 @@
 import BackstopLedger
+import BackstopTestSupport
 import Foundation
 import Glibc
 
@@ -153,7 +154,7 @@ final class FaultyIO: StorageIO, @unchecked Sendable {
     /// the system's IO, as a restarted machine would.
     func powerLoss(_ mode: PowerLoss) {
         lock.withLock {
-            var generator = SplitMixGenerator(state: { if case .garble(let seed) = mode { return seed }; return 1 }())
+            var generator = SplitMix64(state: { if case .garble(let seed) = mode { return seed }; return 1 }())
             // Names that never reached the disk: files, and folders with all they hold.
             for path in unnamed.sorted() where FileManager.default.fileExists(atPath: path) { try? FileManager.default.removeItem(atPath: path) }
             for path in durable.keys.sorted() where !unnamed.contains(path) && FileManager.default.fileExists(atPath: path) {
@@ -174,17 +175,5 @@ final class FaultyIO: StorageIO, @unchecked Sendable {
             }
             unnamed = []
         }
-    }
-}
-
-/// SplitMix64, for replayable garbage.
-struct SplitMixGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
