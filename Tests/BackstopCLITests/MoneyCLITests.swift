@@ -12,7 +12,6 @@ struct MoneyCLITests {
         let f = try DemoFund()
         defer { f.remove() }
         // On the system clock: contribute appends at the current time.
-        let today = Timestamp(nowText())!
         let declared = try run(["contribute", "--ledger", f.ledger, "--member", "exchange-a", "--key", DemoFund.key("exchange-a"), "--asset", "USDC",
                                 "--amount", "40000", "--id", "dues-1", "--reference", "wire-77"])
         #expect(declared.status == 0 && declared.stdout.contains("declared: it counts once the delegates' receipt confirms what arrived"), "\(declared.stdout)\(declared.stderr)")
@@ -32,7 +31,7 @@ struct MoneyCLITests {
         #expect(over.status == 1 && over.stderr.contains("[rule overReceipt]") && !FileManager.default.fileExists(atPath: f.path("r3.json")), "\(over.stderr)")
 
         let (payload, _) = try readPayloadFile(f.path("receipt.json"))
-        try f.submit(payload, time: today)
+        try f.submit(payload, time: Timestamp(nowText())!)   // now: after the contribute above
         status = try run(["status", "--ledger", f.ledger, "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let members = try #require(object["members"] as? [[String: Any]])
