@@ -12,12 +12,18 @@ let package = Package(
         .library(name: "BackstopCrypto", targets: ["BackstopCrypto"]),
         .library(name: "BackstopLedger", targets: ["BackstopLedger"]),
         .library(name: "BackstopFund", targets: ["BackstopFund"]),
+        .library(name: "BackstopPostgres", targets: ["BackstopPostgres"]),
         .executable(name: "backstop", targets: ["backstop"]),
+        .executable(name: "backstop-server", targets: ["backstop-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Arbitrary-size unsigned integers for amounts in minor units (wei needs more than 64 bits).
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
+        // The PostgreSQL store, in its own target: the demo's build path never compiles it.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // The system libcrypto (Debian: libssl-dev). Only BackstopCrypto and the shim see it.
@@ -31,13 +37,30 @@ let package = Package(
         .target(name: "BackstopCrypto", dependencies: ["COpenSSL", "CBackstopShims"]),
         .target(name: "BackstopLedger", dependencies: ["BackstopCrypto"]),
         .target(name: "BackstopFund", dependencies: ["BackstopCrypto", "BackstopLedger", .product(name: "BigInt", package: "BigInt")]),
-        .executableTarget(
-            name: "backstop",
+        // The command line's verbs, shared by the two executables below.
+        .target(
+            name: "BackstopCLI",
             dependencies: [
                 "BackstopCrypto", "BackstopLedger", "BackstopFund", "CBackstopShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // `backstop`: folders only, quick to build. It hands a postgres:// ledger to
+        // backstop-server, found beside it.
+        .executableTarget(name: "backstop", dependencies: ["BackstopCLI"]),
+        // The ledger in PostgreSQL (postgres-nio).
+        .target(
+            name: "BackstopPostgres",
+            dependencies: [
+                "BackstopCrypto", "BackstopLedger", "BackstopFund",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The same verbs with the PostgreSQL store.
+        .executableTarget(name: "backstop-server", dependencies: ["BackstopCLI", "BackstopPostgres"]),
         // The decoders that read untrusted bytes, as fuzz targets (libFuzzer via .ci/fuzz;
         // the tests replay every crasher found).
         .target(name: "BackstopFuzz", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund"]),
@@ -50,5 +73,7 @@ let package = Package(
         .testTarget(name: "BackstopLedgerTests", dependencies: ["BackstopLedger", "BackstopTestSupport", "backstop-torture"]),
         .testTarget(name: "BackstopFundTests", dependencies: ["BackstopFund", "BackstopFuzz", "BackstopTestSupport"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop"]),
+        // Every store passes the same conformance suite; PostgreSQL against a throwaway server.
+        .testTarget(name: "BackstopStorageTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopPostgres", "BackstopTestSupport", "backstop", "backstop-server"]),
     ]
 )

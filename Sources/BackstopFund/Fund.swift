@@ -3,7 +3,8 @@ import BackstopLedger
 import Dispatch
 import Foundation
 
-/// A fund's ledger opened for writing: the file store and the state its entries replay to.
+/// A fund's ledger opened for writing: its store (a folder, PostgreSQL, memory: any
+/// ``LedgerStorage``) and the state its entries replay to.
 ///
 /// Every action goes through ``submit(_:payload:signatures:time:)``: the entry is checked by
 /// the same rules an auditor replays, and appended only if they all pass; the state then
@@ -12,13 +13,19 @@ import Foundation
 public final class Fund {
     /// The state after the last entry.
     public private(set) var state: FundState
-    private let store: LedgerStore
+    private let store: any LedgerStorage
+    /// The same store when it is a folder: snapshots and the Merkle tiles on disk.
+    private let fileStore: LedgerStore?
+    /// The Merkle tree of a store that keeps no tiles, built when it is opened.
+    private let memoryTiles: MerkleTiles
     /// The writer's clock: an entry may not be stamped more than
     /// ``FundLimits/clockToleranceSeconds`` after it.
     public let clock: @Sendable () -> Timestamp
 
-    private init(store: LedgerStore, state: FundState, clock: @escaping @Sendable () -> Timestamp) {
+    private init(store: any LedgerStorage, state: FundState, tiles: MerkleTiles? = nil, clock: @escaping @Sendable () -> Timestamp) {
         self.store = store
+        self.fileStore = store as? LedgerStore
+        self.memoryTiles = tiles ?? MerkleTiles(directory: nil)
         self.state = state
         self.clock = clock
     }
@@ -32,7 +39,10 @@ public final class Fund {
     public static func origin(_ fundId: [UInt8]) -> String { "backstop/" + Hex.encode(fundId) }
 
     /// The ledger's Merkle tiles.
-    public var tiles: MerkleTiles { store.tiles }
+    public var tiles: MerkleTiles { fileStore?.tiles ?? memoryTiles }
+
+    /// The store the ledger is kept in.
+    public var storage: any LedgerStorage { store }
 
     /// Closes the ledger and releases its write lock; the fund can no longer append.
     ///
@@ -47,15 +57,33 @@ public final class Fund {
     }
 
     /// An incomplete last line that opening set aside (see ``LedgerStore/recoveredTail``).
-    public var recoveredTail: TornTail? { store.recoveredTail }
+    public var recoveredTail: TornTail? { fileStore?.recoveredTail }
 
-    /// The ledger file.
-    public var file: URL { store.directory.appendingPathComponent(LedgerStore.ledgerFileName) }
+    /// The ledger file, when the store is a folder.
+    public var file: URL? { fileStore.map { $0.directory.appendingPathComponent(LedgerStore.ledgerFileName) } }
 
     /// Creates a ledger in `directory` whose entry 0 is the genesis `payload`, signed by at
     /// least the threshold of the delegates it names.
     public static func create(at directory: URL, genesis payload: JSONValue, signatures: [EntrySignature], time: Timestamp,
                               clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> Fund {
+        try create(preparing: { try LedgerStore.create(at: directory) }, genesis: payload, signatures: signatures, time: time, clock: clock)
+    }
+
+    /// Starts the empty ledger in `storage` (opened for writing) with entry 0, the genesis
+    /// `payload` signed by at least the threshold of the delegates it names.
+    ///
+    /// - Throws: ``LedgerError`` `.alreadyExists` when the store already holds entries.
+    public static func create(storage: any LedgerStorage, genesis payload: JSONValue, signatures: [EntrySignature], time: Timestamp,
+                              clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> Fund {
+        try create(preparing: {
+            guard try storage.storedHead() == .empty else { throw LedgerError(.alreadyExists, "\(storage.location) already holds a ledger") }
+            return storage
+        }, genesis: payload, signatures: signatures, time: time, clock: clock)
+    }
+
+    /// Checks the genesis entry, then makes the store (only then) and appends it.
+    private static func create(preparing makeStore: () throws -> any LedgerStorage, genesis payload: JSONValue, signatures: [EntrySignature], time: Timestamp,
+                               clock: @escaping @Sendable () -> Timestamp) throws -> Fund {
         try checkClock(time, clock)
         var entry = try Entry(seq: 0, prev: Entry.genesisPrev, time: time, kind: EntryKind.genesis.rawValue, body: payload, signatures: signatures)
         let (line, digest) = entry.encoded()
@@ -65,9 +93,11 @@ public final class Fund {
         }
         let prepared = try PreparedEntry(signaturesVerified: entry, line: line)
         let state = try FundState(genesis: entry, hash: prepared.hash)
-        let store = try LedgerStore.create(at: directory)
-        try store.append([prepared])
-        return Fund(store: store, state: state, clock: clock)
+        let store = try makeStore()
+        try store.append([prepared], expecting: .empty)
+        let tiles = MerkleTiles(directory: nil)
+        if !(store is LedgerStore) { try tiles.append(prepared.hash) }
+        return Fund(store: store, state: state, tiles: tiles, clock: clock)
     }
 
     /// Refuses an entry time more than the tolerance ahead of the writer's clock: a
@@ -86,10 +116,23 @@ public final class Fund {
     ///   that does not count; nothing is created.
     public static func create(at directory: URL, genesisBytes: [UInt8], files: [SignatureFile], time: Timestamp,
                               clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> (Fund, SignatureIntake) {
-        let payload = try Payload(bytes: genesisBytes, expected: .genesis)
-        let intake = SignatureIntake(message: genesisBytes, files: files, policy: try GenesisPayload.signers(of: payload))
-        if let shortfall = intake.shortfall { throw shortfall }
+        let (payload, intake) = try genesisIntake(genesisBytes, files: files)
         return (try create(at: directory, genesis: payload.json, signatures: intake.signatures, time: time, clock: clock), intake)
+    }
+
+    /// Starts the empty ledger in `storage` from a genesis payload file's bytes and
+    /// signature files, as ``create(at:genesisBytes:files:time:clock:)`` does in a folder.
+    public static func create(storage: any LedgerStorage, genesisBytes: [UInt8], files: [SignatureFile], time: Timestamp,
+                              clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> (Fund, SignatureIntake) {
+        let (payload, intake) = try genesisIntake(genesisBytes, files: files)
+        return (try create(storage: storage, genesis: payload.json, signatures: intake.signatures, time: time, clock: clock), intake)
+    }
+
+    private static func genesisIntake(_ bytes: [UInt8], files: [SignatureFile]) throws -> (Payload, SignatureIntake) {
+        let payload = try Payload(bytes: bytes, expected: .genesis)
+        let intake = SignatureIntake(message: bytes, files: files, policy: try GenesisPayload.signers(of: payload))
+        if let shortfall = intake.shortfall { throw shortfall }
+        return (payload, intake)
     }
 
     /// Opens the ledger in `directory` for writing, verifying every signature and replaying
@@ -125,6 +168,32 @@ public final class Fund {
         return fund
     }
 
+    /// Opens the fund kept in `storage` (opened for writing, holding its writer lock),
+    /// verifying every signature and replaying every entry through the rules.
+    ///
+    /// - Throws: ``LedgerError`` or ``FundError`` as ``open(at:lockWaitSeconds:clock:)``.
+    public static func open(storage: any LedgerStorage, clock: @escaping @Sendable () -> Timestamp = systemClock) throws -> Fund {
+        if let folder = storage as? LedgerStore {
+            throw LedgerError(.io, "the folder \(folder.location) is opened with Fund.open(at:), which also reads its snapshot")
+        }
+        var state: FundState? = nil
+        let tiles = MerkleTiles(directory: nil)
+        let scan = try LedgerScan.scan(storage: storage, verifySignatures: true, prepare: FundState.prepare) { entry, hash, prepared in
+            if state == nil { state = try FundState(genesis: entry, hash: hash) } else { try state!.apply(entry, hash: hash, prepared: prepared) }
+            try tiles.append(hash)
+        }
+        guard let state else { throw FundError(.notInitialized, "the ledger in \(storage.location) has no genesis entry yet") }
+        // Entries appended by another writer during the scan are not in this state: refuse
+        // to write from it (the next open sees them).
+        let head = try storage.storedHead()
+        guard head == StoredHead(count: scan.entryCount, hash: scan.head?.hash) else {
+            throw LedgerError(.headMoved, "\(storage.location) grew while it was being read (\(scan.entryCount) entries read, \(head) now); open it again")
+        }
+        let fund = Fund(store: storage, state: state, tiles: tiles, clock: clock)
+        fund.replayedAtOpen = state.entryCount
+        return fund
+    }
+
     deinit { close() }
 
     /// How many entries opening the ledger verified and replayed: all of them, or those
@@ -141,7 +210,7 @@ public final class Fund {
     /// A process that appends many entries (batches, a service) writes one at most every
     /// two seconds: on a large ledger a snapshot costs tens of milliseconds.
     private func snapshotIfDue() {
-        guard state.entryCount - snapshotEntries >= Snapshot.interval else { return }
+        guard let store = fileStore, state.entryCount - snapshotEntries >= Snapshot.interval else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         if let last = lastSnapshotWrite, now - last < 2_000_000_000 { return }
         // The tiles first: a snapshot is resumed from only with tiles at least as long.
@@ -167,8 +236,25 @@ public final class Fund {
     /// - Returns: the replayed state and the scan summary.
     public static func verify(file: URL, progress: (Int64) -> Void = { _ in }, willApply: ((Entry, FundState) -> Void)? = nil,
                               applied: ((Entry, [UInt8]) throws -> Void)? = nil) throws -> (FundState, LedgerScanResult) {
+        try verify(.file(file), progress: progress, willApply: willApply, applied: applied)
+    }
+
+    /// Checks the whole ledger held by `storage` as ``verify(file:progress:willApply:applied:)``
+    /// checks a file: the same checks, whatever the store.
+    public static func verify(storage: any LedgerStorage, progress: (Int64) -> Void = { _ in }, willApply: ((Entry, FundState) -> Void)? = nil,
+                              applied: ((Entry, [UInt8]) throws -> Void)? = nil) throws -> (FundState, LedgerScanResult) {
+        try verify(.storage(storage), progress: progress, willApply: willApply, applied: applied)
+    }
+
+    private enum Source {
+        case file(URL)
+        case storage(any LedgerStorage)
+    }
+
+    private static func verify(_ source: Source, progress: (Int64) -> Void, willApply: ((Entry, FundState) -> Void)?,
+                               applied: ((Entry, [UInt8]) throws -> Void)?) throws -> (FundState, LedgerScanResult) {
         var state: FundState? = nil
-        let result = try LedgerScan.scan(file: file, verifySignatures: true, prepare: FundState.prepare) { entry, hash, prepared in
+        func visit(_ entry: Entry, _ hash: [UInt8], _ prepared: Result<Payload, FundError>?) throws {
             if state == nil {
                 state = try FundState(genesis: entry, hash: hash)
             } else {
@@ -177,6 +263,10 @@ public final class Fund {
             }
             try applied?(entry, hash)
             progress(entry.seq)
+        }
+        let result = switch source {
+        case .file(let file): try LedgerScan.scan(file: file, verifySignatures: true, prepare: FundState.prepare, visit: visit)
+        case .storage(let storage): try LedgerScan.scan(storage: storage, verifySignatures: true, prepare: FundState.prepare, visit: visit)
         }
         guard let state else { throw FundError(.notInitialized, "the ledger has no genesis entry") }
         return (state, result)
@@ -252,7 +342,7 @@ public final class Fund {
         if candidates.count == 1 {
             // One action: checked against the state as it is, applied once it is on disk.
             let checked = try state.check(candidates[0], hash: hashes[0])
-            try store.append(try prepared())
+            try append(try prepared())
             state.commit(checked)
             snapshotIfDue()
             return candidates
@@ -260,10 +350,17 @@ public final class Fund {
         // Several: the rules in order on a copy, which replaces the state once all is on disk.
         var next = state
         for (index, entry) in candidates.enumerated() { next.commit(try next.check(entry, hash: hashes[index])) }
-        try store.append(try prepared())
+        try append(try prepared())
         state = next
         snapshotIfDue()
         return candidates
+    }
+
+    /// Appends after the head the state was replayed to; a store without tiles of its own
+    /// gets the new leaves in the tree kept here.
+    private func append(_ entries: [PreparedEntry]) throws {
+        try store.append(entries, expecting: StoredHead(count: state.entryCount, hash: state.head))
+        if fileStore == nil { for entry in entries { try memoryTiles.append(entry.hash) } }
     }
 
     /// The checkpoint of the whole ledger as it is: what witnesses are asked to cosign.
@@ -283,11 +380,12 @@ public final class Fund {
         guard checkpoint.size <= state.entryCount else {
             throw FundError(.checkpointMismatch, "checkpoint of \(checkpoint.size) entries, but the ledger has \(state.entryCount): it is of another (longer) ledger")
         }
-        var proof = try Merkle.consistencyProof(old: checkpoint.size, new: state.entryCount, subtree: store.tiles.subtree)
+        var proof = try Merkle.consistencyProof(old: checkpoint.size, new: state.entryCount, subtree: tiles.subtree)
         if !Merkle.verifyConsistency(old: checkpoint.size, new: state.entryCount, oldRoot: checkpoint.root, newRoot: state.frontier.root, proof: proof) {
             // Either the checkpoint is of another history (the rule will say so), or the
             // tiles cache is damaged: the proof again, from the ledger's own lines.
-            let fresh = try MerkleTiles.forReading(ledger: store.directory, size: state.entryCount, useCache: false)
+            let fresh = try fileStore.map { try MerkleTiles.forReading(ledger: $0.directory, size: state.entryCount, useCache: false) }
+                ?? MerkleTiles.build(from: store, size: state.entryCount)
             proof = try Merkle.consistencyProof(old: checkpoint.size, new: state.entryCount, subtree: fresh.subtree)
         }
         // ECDSA cosignatures are stored in their low-S form, as every stored signature is.
@@ -354,13 +452,22 @@ public final class Fund {
     /// The entry that already records `payload`'s action, if any: the same payload, or for a
     /// contribution or a member's claim the same fields with another expiry (a retry).
     public func recorded(_ payload: Payload) throws -> Int64? {
-        try Self.recorded(payload, state: state, file: file)
+        try Self.recorded(payload, state: state, storage: store)
     }
 
     /// The entry of the ledger `file` (whose state is `state`) that records `payload`'s action.
     public static func recorded(_ payload: Payload, state: FundState, file: URL) throws -> Int64? {
+        try recorded(payload, state: state) { try LedgerScan.entry(file: file, seq: $0) }
+    }
+
+    /// The entry of the ledger in `storage` (whose state is `state`) that records `payload`'s action.
+    public static func recorded(_ payload: Payload, state: FundState, storage: any LedgerStorage) throws -> Int64? {
+        try recorded(payload, state: state) { try storage.entry($0) }
+    }
+
+    private static func recorded(_ payload: Payload, state: FundState, entry: (Int64) throws -> Entry) throws -> Int64? {
         guard let seq = state.usedIds[state.idKey(payload)] else { return nil }
-        let stored = try LedgerScan.entry(file: file, seq: seq)
+        let stored = try entry(seq)
         return sameAction(stored.body, payload.json, kind: payload.kind) && stored.kind == payload.kind.rawValue ? seq : nil
     }
 

@@ -15,6 +15,11 @@ public struct LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         /// An fsync failed. The process must stop writing: what reached the disk is unknown,
         /// and retrying could report success for data that was lost.
         case syncFailed
+        /// A conditional append found the store's head moved (another writer appended
+        /// first): nothing was written; read the new head and try again.
+        case headMoved
+        /// The store cannot be reached (a database connection failed or was refused).
+        case unavailable
     }
 
     /// The kind of failure.

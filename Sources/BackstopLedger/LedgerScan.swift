@@ -197,18 +197,52 @@ public enum LedgerScan {
                                visit: (Entry, [UInt8], Prepared) throws -> Void) throws -> LedgerScanResult {
         if let start { guard lseek(fd, off_t(start.offset), SEEK_SET) == off_t(start.offset) else { throw LedgerError(.io, "cannot seek in the ledger: \(errnoDescription())") } }
         var reader = LineReader(fd: fd, offset: start?.offset ?? 0)
+        return try scan(batches: { try readBatch(&reader) }, verifySignatures: verifySignatures, from: start.map { ($0.head, $0.fundId) },
+                        prepare: prepare, visit: visit)
+    }
+
+    /// Scans the ledger held by `storage` (any store) from entry 0, with the same checks, in
+    /// the same order, as a scan of a file: a store only keeps lines, and every check of
+    /// them is made here.
+    ///
+    /// - Throws: ``LedgerError`` `.corrupt` with the sequence number of the first entry that
+    ///   fails, the store's own failure, or whatever `visit` throws.
+    public static func scan<Prepared>(
+        storage: any LedgerStorage,
+        verifySignatures: Bool,
+        prepare: @escaping @Sendable (Entry) -> Prepared,
+        visit: (Entry, [UInt8], Prepared) throws -> Void
+    ) throws -> LedgerScanResult {
+        var next: Int64 = 0
+        return try scan(batches: {
+            let lines = try storage.lines(from: next, count: batchEntries)
+            next += Int64(lines.count)
+            return Batch(lines: lines, stop: nil, ended: lines.count < batchEntries)
+        }, verifySignatures: verifySignatures, from: nil, prepare: prepare, visit: visit)
+    }
+
+    /// Scans the ledger held by `storage`, checking every entry, and passes each to `visit`.
+    public static func scan(storage: any LedgerStorage, verifySignatures: Bool,
+                            visit: (Entry, [UInt8]) throws -> Void = { _, _ in }) throws -> LedgerScanResult {
+        try scan(storage: storage, verifySignatures: verifySignatures, prepare: { _ in () }, visit: { entry, hash, _ in try visit(entry, hash) })
+    }
+
+    /// The checks of every scan, over batches of lines from any source.
+    private static func scan<Prepared>(batches readBatch: () throws -> Batch, verifySignatures: Bool, from start: (head: LedgerHead, fundId: [UInt8])?,
+                                       prepare: @escaping @Sendable (Entry) -> Prepared,
+                                       visit: (Entry, [UInt8], Prepared) throws -> Void) throws -> LedgerScanResult {
         let keys = KeyCache()
         var head: LedgerHead? = start?.head
         var fundId: [UInt8]? = start?.fundId
         var tornTail: TornTail? = nil
 
-        var batch = try readBatch(&reader)
+        var batch = try readBatch()
         var first: Int64 = (start?.head.seq ?? -1) + 1
         var pending = Pending(batch.lines, firstSeq: first, keys: keys, verifySignatures: verifySignatures, prepare: prepare)
         while true {
             let checked = pending.wait()
             // Start the next batch on the other cores while this one is visited in order.
-            let next = batch.ended ? Batch(ended: true) : try readBatch(&reader)
+            let next = batch.ended ? Batch(ended: true) : try readBatch()
             let nextFirst = first + Int64(batch.lines.count)
             if !next.lines.isEmpty {
                 pending = Pending(next.lines, firstSeq: nextFirst, keys: keys, verifySignatures: verifySignatures, prepare: prepare)

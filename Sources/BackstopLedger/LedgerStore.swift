@@ -9,7 +9,7 @@ import Glibc
 /// The folder holds `ledger.jsonl` (the entries, one canonical line each) and `ledger.lock`
 /// (the write lock, holding the writer's process id). Appending writes one line, fsyncs
 /// it, and only then returns: an entry this type reported as appended survives a crash.
-public final class LedgerStore {
+public final class LedgerStore: LedgerStorage {
     /// The ledger folder.
     public let directory: URL
     /// The last entry, or nil while the ledger is empty.
@@ -294,6 +294,58 @@ public final class LedgerStore {
         } catch {
             MerkleTiles.markStale(ledger: directory)
         }
+    }
+
+    /// The ledger folder's path.
+    public var location: String { directory.path }
+
+    /// The head this writer holds (the file cannot change while it holds the lock).
+    public func storedHead() throws -> StoredHead {
+        StoredHead(count: (head?.seq ?? -1) + 1, hash: head?.hash)
+    }
+
+    /// Appends after `expected` (see ``LedgerStorage``): the file store holds its lock
+    /// from open to close, so the head moves only through this object, or through a
+    /// process that ignores the lock, which the file's size reveals.
+    public func append(_ entries: [PreparedEntry], expecting expected: StoredHead) throws {
+        let current = try storedHead()
+        guard current == expected else {
+            throw LedgerError(.headMoved, "the ledger's head moved (expected \(expected), found \(current)); nothing was written")
+        }
+        guard fd >= 0 else { throw LedgerError(.io, "the ledger was closed; open it again to append") }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw LedgerError(.io, "cannot stat \(Self.ledgerFileName): \(errnoDescription())") }
+        guard UInt64(info.st_size) == size else {
+            throw LedgerError(.headMoved, "\(Self.ledgerFileName) changed size under the write lock (\(size) bytes expected, \(info.st_size) found): another program wrote to it; nothing was written")
+        }
+        try append(entries)
+    }
+
+    /// Where the next ``lines(from:count:)`` would continue reading cheaply.
+    private var readCursor: (seq: Int64, offset: UInt64) = (0, 0)
+
+    /// Up to `count` lines from entry `seq`, read from the file (entries this writer holds).
+    public func lines(from seq: Int64, count: Int) throws -> [[UInt8]] {
+        let total = (head?.seq ?? -1) + 1
+        guard seq >= 0, seq < total, count > 0 else { return [] }
+        let path = directory.appendingPathComponent(Self.ledgerFileName).path
+        let reading = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard reading >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
+        defer { Glibc.close(reading) }
+        var (at, offset) = readCursor.seq <= seq ? readCursor : (0, 0)
+        guard lseek(reading, off_t(offset), SEEK_SET) == off_t(offset) else { throw LedgerError(.io, "cannot seek in \(path): \(errnoDescription())") }
+        var reader = LineReader(fd: reading, offset: offset)
+        var result: [[UInt8]] = []
+        while at < min(total, seq + Int64(count)) {
+            guard case .line(let line)? = try reader.next(limit: Entry.maximumLineBytes) else {
+                throw LedgerError(.io, seq: at, "\(path) ends before entry \(at)")
+            }
+            if at >= seq { result.append(line) }
+            at += 1
+            offset = reader.offset
+        }
+        readCursor = (at, offset)
+        return result
     }
 
     /// Appended entries whose tiles are written out together.

@@ -239,6 +239,18 @@ public final class MerkleTiles {
         return tiles
     }
 
+    /// The Merkle tree of the first `size` entries held by `storage`, in memory, from
+    /// their stored lines.
+    public static func build(from storage: any LedgerStorage, size: Int64) throws -> MerkleTiles {
+        let tiles = MerkleTiles(directory: nil)
+        while tiles.size < size {
+            let lines = try storage.lines(from: tiles.size, count: Int(min(size - tiles.size, 1_024)))
+            guard !lines.isEmpty else { throw LedgerError(.notFound, "the ledger has \(tiles.size) entries, not \(size)") }
+            for line in lines { try tiles.append(try Entry.hash(line: line)) }
+        }
+        return tiles
+    }
+
     /// The size and root the tiles in `directory` say they hold, or nil.
     static func recorded(in directory: URL) -> (size: Int64, root: [UInt8])? {
         guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(stateFileName).path) else { return nil }

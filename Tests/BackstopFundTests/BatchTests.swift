@@ -21,10 +21,10 @@ struct BatchTests {
         let entries = try f.fund.submit(batch: items, time: f.now)
         #expect(entries.map(\.seq) == Array(2..<302) && f.state.entryCount == 302)
         #expect(f.state.balances["USDC"]!.contributed == Amount(300 * 301 / 2))
-        let (replayed, _) = try Fund.verify(file: f.fund.file)
+        let (replayed, _) = try Fund.verify(file: f.fund.file!)
         #expect(replayed == f.state)
 
-        let before = try Data(contentsOf: f.fund.file), state = f.state
+        let before = try Data(contentsOf: f.fund.file!), state = f.state
         // A replayed id in the middle (rules), a bad signature at the end (crypto), an action
         // for a member that does not exist: each refuses the whole batch.
         var replay = try (0..<5).map { _ in try contribution(f, member: "m", key: key, amount: "1") }
@@ -39,7 +39,7 @@ struct BatchTests {
         #expect(bad?.rule == .unauthorizedSigner && bad?.seq == 306)
         let stranger = [try contribution(f, member: "m", key: key, amount: "1"), try contribution(f, member: "nobody", key: key, amount: "1")]
         #expect(throws: FundError.self) { try f.fund.submit(batch: stranger, time: f.now) }
-        #expect(try Data(contentsOf: f.fund.file) == before && f.state == state)
+        #expect(try Data(contentsOf: f.fund.file!) == before && f.state == state)
         // And the fund goes on.
         try f.fund.submit(batch: [try contribution(f, member: "m", key: key, amount: "7")], time: f.now)
         #expect(f.state.entryCount == 303)

@@ -285,7 +285,7 @@ struct ModelTests {
             #expect(Set(s.assessors.keys) == Set(m.assessors.keys) && s.assessments.mapValues(\.count) == m.assessments.mapValues(\.count), "step \(step) assessments")
             #expect(Set(s.registries.keys) == m.registries && s.releaseDelaySeconds == m.delay, "step \(step) registries, delay")
         }
-        let (replayed, _) = try Fund.verify(file: f.fund.file)
+        let (replayed, _) = try Fund.verify(file: f.fund.file!)
         #expect(replayed == f.state)
         print("seed \(seed): \(accepted) accepted, \(refused) refused; kinds accepted: \(kindsAccepted.count) of \(EntryKind.allCases.count - 1)")
         #expect(kindsAccepted.count >= 14 && accepted > 60 && refused > 20)

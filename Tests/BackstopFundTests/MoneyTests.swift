@@ -441,7 +441,7 @@ struct MoneyTests {
         try f.fund.submit(.assessment, payload: assessment, signatures: try Payloads.sign(assessment, with: [key, firm]), time: f.now)
         try f.delegateAction(.registry, ["jurisdiction": "SG", "asOf": .string(f.now.description), "platforms": ["X"]])
         var checked = 0
-        _ = try Fund.verify(file: f.fund.file, willApply: { _, state in
+        _ = try Fund.verify(file: f.fund.file!, willApply: { _, state in
             #expect((try? FundState(snapshot: state.snapshotJSON, usedIds: state.usedIds)) == state, "state after \(state.entryCount) entries")
             checked += 1
         })

@@ -20,7 +20,7 @@ struct SnapshotTests {
         try f.delegateAction(.memberStatus, ["member": "big", "status": "suspended", "reason": "audit"])
         try f.contribute("big", key: key, asset: "ETH", amount: "5")
         var checked = 0
-        _ = try Fund.verify(file: f.fund.file, willApply: { _, state in
+        _ = try Fund.verify(file: f.fund.file!, willApply: { _, state in
             #expect((try? FundState(snapshot: state.snapshotJSON, usedIds: state.usedIds)) == state, "state after \(state.entryCount) entries")
             checked += 1
         })
@@ -60,7 +60,7 @@ struct SnapshotTests {
         first.close()
         let second = try Fund.open(at: f.directory, clock: { [now = f.now] in now })
         #expect(second.replayedAtOpen == 10)
-        #expect(second.state == (try Fund.verify(file: f.fund.file)).0)
+        #expect(second.state == (try Fund.verify(file: f.fund.file!)).0)
         // A refusal after a resumed open is the same as after a full replay.
         let reused = Payloads.make(ContributionPayload(member: "m", asset: "USDC", amount: Amount(1), period: 0, reference: "x"),
                                    for: second.state, id: "reused", expires: f.expiry)
@@ -78,7 +78,7 @@ struct SnapshotTests {
             let fund = try Fund.open(at: f.directory, clock: { [now = f.now] in now })
             defer { fund.close() }
             #expect(fund.replayedAtOpen == entries, "\(why): replayed \(fund.replayedAtOpen)")
-            #expect(fund.state == (try Fund.verify(file: f.fund.file)).0, "\(why)")
+            #expect(fund.state == (try Fund.verify(file: f.fund.file!)).0, "\(why)")
         }
         func restore() throws { try good.0.write(to: snapshot); try good.1.write(to: ids) }
 
@@ -97,8 +97,8 @@ struct SnapshotTests {
         try reopen("not a snapshot")
         // The ledger rolled back below the snapshot: its head line is gone.
         try restore()
-        let lines = try String(contentsOf: f.fund.file, encoding: .utf8).split(separator: "\n")
-        try (lines.prefix(580).joined(separator: "\n") + "\n").write(to: f.fund.file, atomically: true, encoding: .utf8)
+        let lines = try String(contentsOf: f.fund.file!, encoding: .utf8).split(separator: "\n")
+        try (lines.prefix(580).joined(separator: "\n") + "\n").write(to: f.fund.file!, atomically: true, encoding: .utf8)
         try reopen("rolled back", entries: 580)
         // Another fund's snapshot.
         let (g, _) = try largeFund(300)

@@ -168,7 +168,7 @@ struct PayloadTextTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         // Copy the fund's entries into a raw store, then append an entry the rules never saw.
         let store = try LedgerStore.create(at: directory)
-        _ = try LedgerScan.scan(file: f.fund.file, verifySignatures: true) { entry, _ in
+        _ = try LedgerScan.scan(file: f.fund.file!, verifySignatures: true) { entry, _ in
             try store.append(kind: entry.kind, time: entry.time, body: entry.body, signatures: entry.signatures)
         }
         for text in Self.hostile {

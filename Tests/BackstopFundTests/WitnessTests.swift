@@ -98,7 +98,7 @@ struct WitnessTests {
         f.close()
         let store = try LedgerStore.open(at: f.directory)
         let (entry, _) = try store.append(kind: "settle", time: stamped, body: settle, signatures: settleSignatures)
-        let refusedSettle = #expect(throws: FundError.self) { try Fund.verify(file: f.fund.file) }
+        let refusedSettle = #expect(throws: FundError.self) { try Fund.verify(file: f.fund.file!) }
         #expect(refusedSettle?.rule == .tooEarly && refusedSettle?.seq == entry.seq && refusedSettle?.reason.contains("fund's witnessed time is 2026-01-01T00:00:00Z") == true, "\(refusedSettle?.reason ?? "")")
 
         // An approval that expired is revived by stamping it before its expiry, after a
@@ -111,7 +111,7 @@ struct WitnessTests {
         g.close()
         let raw = try LedgerStore.open(at: g.directory)
         let (revived, _) = try raw.append(kind: "release", time: Fixture.start.adding(seconds: 10 * 86_400)!, body: release, signatures: releaseSignatures)
-        let expired = #expect(throws: FundError.self) { try Fund.verify(file: g.fund.file) }
+        let expired = #expect(throws: FundError.self) { try Fund.verify(file: g.fund.file!) }
         #expect(expired?.rule == .expired && expired?.seq == revived.seq)
         // A host that records the checkpoint with an early entry time, and then the revived
         // approval stamped before its expiry: the entry is before the witnessed time.
@@ -122,7 +122,7 @@ struct WitnessTests {
         h.close()
         let lying = try LedgerStore.open(at: h.directory)
         let (backdated, _) = try lying.append(kind: "release", time: Fixture.start.adding(seconds: 3_600)!, body: again, signatures: againSignatures)
-        let refusedBackdate = #expect(throws: FundError.self) { try Fund.verify(file: h.fund.file) }
+        let refusedBackdate = #expect(throws: FundError.self) { try Fund.verify(file: h.fund.file!) }
         #expect(refusedBackdate?.rule == .timeBackwards && refusedBackdate?.seq == backdated.seq && refusedBackdate?.reason.contains("before the fund's witnessed time") == true, "\(refusedBackdate?.reason ?? "")")
     }
 
@@ -147,7 +147,7 @@ struct WitnessTests {
         let adopt = PolicyPayload(policy: f.state.policy, releaseDelaySeconds: f.state.releaseDelaySeconds, previous: (f.state.policy, f.state.releaseDelaySeconds), witnesses: .delegates)
         try f.delegateAction(.policy, adopt.fields)
         try f.checkpoint()
-        let (state, _) = try Fund.verify(file: f.fund.file)
+        let (state, _) = try Fund.verify(file: f.fund.file!)
         #expect(state.witnesses == .delegates && state.checkpointSize > 0 && state == f.state)
     }
 
@@ -162,7 +162,7 @@ struct WitnessTests {
         f.advance(seconds: 60)
         try f.admit("o")
         f.close()
-        let original = try String(contentsOf: f.fund.file, encoding: .utf8).split(separator: "\n").map { Array($0.utf8) }
+        let original = try String(contentsOf: f.fund.file!, encoding: .utf8).split(separator: "\n").map { Array($0.utf8) }
         // Rewrites entries with `change`, then re-links every later entry to the new hashes:
         // the chain is intact again, as anyone holding a copy can do.
         func rewritten(_ change: (inout [Entry]) throws -> Void) throws -> URL {
@@ -197,8 +197,8 @@ struct WitnessTests {
         }
         let (state, _) = try Fund.verify(file: bare)
         #expect(state.members.count == 3 && state.checkpointSize == 0)
-        #expect(try LedgerScan.root(file: bare, size: 3) != (try LedgerScan.root(file: f.fund.file, size: 3)))
-        #expect(try LedgerScan.root(file: f.fund.file, size: held.size) == held.root)
+        #expect(try LedgerScan.root(file: bare, size: 3) != (try LedgerScan.root(file: f.fund.file!, size: 3)))
+        #expect(try LedgerScan.root(file: f.fund.file!, size: held.size) == held.root)
         // Two admissions swapped: the chain re-hashed is intact, the held checkpoint's root is not.
         let swapped = try rewritten { entries in entries.swapAt(1, 2) }
         #expect(try LedgerScan.root(file: swapped, size: held.size) != held.root)
@@ -223,8 +223,8 @@ struct WitnessTests {
         let payload = Payloads.make(ContributionPayload(member: "n", asset: "USDC", amount: Amount(1), period: 0, reference: "r"), for: f.state, expires: Timestamp("2027-01-01T00:00:00Z")!)
         try store.append(kind: "contribution", time: f.now.adding(seconds: 2 * 86_400)!, body: payload, signatures: try Payloads.sign(payload, with: [key]))
         store.close()
-        let size = try LedgerScan.scan(file: f.fund.file, verifySignatures: false).entryCount
-        let ahead = Checkpoint(origin: Fund.origin(f.state.fundId), size: size, root: try #require(try LedgerScan.root(file: f.fund.file, size: size)))
+        let size = try LedgerScan.scan(file: f.fund.file!, verifySignatures: false).entryCount
+        let ahead = Checkpoint(origin: Fund.origin(f.state.fundId), size: size, root: try #require(try LedgerScan.root(file: f.fund.file!, size: size)))
         let future = #expect(throws: CosignRefusal.self) { try w.cosign(SignedNote(text: ahead.text), ledger: f.directory, time: f.now) }
         #expect(future?.reason.contains("entry \(size - 1) is stamped 2026-01-03T00:00:00Z, ahead of this witness's clock") == true, "\(future?.reason ?? "")")
         // Two days later the same entry is no longer ahead: cosigned.
@@ -294,7 +294,7 @@ struct WitnessTests {
         }
         // A ledger holding the high-S form is refused by verify.
         g.close()
-        var lines = try String(contentsOf: g.fund.file, encoding: .utf8).split(separator: "\n").map(String.init)
+        var lines = try String(contentsOf: g.fund.file!, encoding: .utf8).split(separator: "\n").map(String.init)
         let lowText = Base64.encode(stored[0].keyID + stored[0].bytes)
         let low = try ECDSASignature(derRepresentation: Array(stored[0].bytes.dropFirst(8)), curve: .p256, policy: .strict)
         let order = Hex.decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")!
@@ -306,8 +306,8 @@ struct WitnessTests {
         let replaced = String(decoding: Canonical.encode(body), as: UTF8.self).replacingOccurrences(of: lowText, with: highText)
         let forged = try Entry(seq: entryValue.seq, prev: entryValue.prev, time: entryValue.time, kind: entryValue.kind, body: try JSONParser.parse(Array(replaced.utf8)), signatures: [])
         lines[last] = String(decoding: forged.line, as: UTF8.self)
-        try (lines.joined(separator: "\n") + "\n").write(to: g.fund.file, atomically: true, encoding: .utf8)
-        let refused = #expect(throws: FundError.self) { try Fund.verify(file: g.fund.file) }
+        try (lines.joined(separator: "\n") + "\n").write(to: g.fund.file!, atomically: true, encoding: .utf8)
+        let refused = #expect(throws: FundError.self) { try Fund.verify(file: g.fund.file!) }
         #expect(refused?.rule == .unauthorizedSigner && refused?.reason.contains("high-S") == true, "\(refused?.reason ?? "")")
     }
 }

@@ -21,7 +21,7 @@ struct ProposeCommand: ParsableCommand {
 
     /// Builds the payload from the ledger's current state, dry-runs it, writes it and shows it.
     static func write(_ options: LedgerOptions, _ clock: ClockOptions, _ proposal: ProposalOptions, _ build: (FundState) throws -> any PayloadBody) throws {
-        let state = try readFund(try options.url())
+        let state = try readFund(try options.location())
         let now = try clock.time()
         let json = Payloads.make(try build(state), for: state, id: try proposal.payloadId(), expires: try expiry(now, proposal.expires))
         let payload: Payload

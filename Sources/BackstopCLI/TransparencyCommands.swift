@@ -295,7 +295,6 @@ struct CheckProofCommand: ParsableCommand {
 }
 
 /// Ends a mirror's copy pass at the last verified entry.
-private struct MirrorDone: Error {}
 
 /// `NAME=KEY.pem` (Ed25519 or ECDSA) or a delegate's `KEY.pem`, as a cosigner.
 func parseWitness(_ item: String) throws -> Cosigner {
@@ -316,64 +315,129 @@ struct MirrorCommand: ParsableCommand {
         abstract: "Copy a ledger's new entries to a mirror, after verifying them; refuse a source that is not an extension of the mirror.",
         discussion: """
             Example: backstop mirror --from fund/ --to mirror/
-            The source is verified whole (every entry, rule and recorded checkpoint). The mirror \
+            Either side may be a folder or a database URL (postgres://USER@HOST:PORT/DB). The \
+            source is verified whole (every entry, rule and recorded checkpoint). The mirror \
             must be a prefix of it: otherwise the first entry where they differ is reported, and \
-            the mirror is left as it was. New entries are appended to the mirror one by one, each \
-            checked to be byte for byte the source's.
+            the mirror is left as it was. New entries are appended to the mirror with their exact \
+            bytes, each checked to be the entry verified.
             """
     )
 
-    @Option(help: "The ledger to copy from.") var from: String
-    @Option(help: "The mirror's folder (made if missing).") var to: String
+    @Option(help: "The ledger to copy from (a folder or a database URL).") var from: String
+    @Option(help: "The mirror (a folder, made if missing, or a database URL).") var to: String
     @OptionGroup var waiting: WaitOptions
 
     func run() throws {
-        let source = try ledgerFolder(from)
-        let sourceFile = source.appendingPathComponent(LedgerStore.ledgerFileName)
-        guard FileManager.default.fileExists(atPath: sourceFile.path) else {
-            throw CLIError.badInput("no ledger in \(SafeText.escape(source.path)) (\(LedgerStore.ledgerFileName) is missing)")
+        try copyLedger(from: from, to: to, wait: waiting.wait, verb: "mirrored")
+    }
+}
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a database ledger's verified entries to a folder: a ledger.jsonl byte for byte what the file store would hold.",
+        discussion: """
+            Example: backstop export --ledger postgres://backstop@db.example:5432/fund --to audit/
+            The database ledger is verified whole first; an existing folder must hold a prefix \
+            of it and gets the new entries (as mirror does). Auditors then run backstop verify \
+            on the folder.
+            """
+    )
+
+    @OptionGroup var options: LedgerOptions
+    @Option(help: "The folder to write (made if missing).") var to: String
+    @OptionGroup var waiting: WaitOptions
+
+    func run() throws {
+        guard !StoreOpeners.isStoreURL(to) else { throw CLIError.badInput("--to names a folder; to copy between databases use backstop mirror") }
+        try copyLedger(from: options.ledger, to: to, wait: waiting.wait, verb: "exported")
+    }
+}
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load a verified folder ledger into a database (creating its table if missing).",
+        discussion: """
+            Example: backstop import --from fund/ --ledger postgres://backstop@db.example:5432/fund
+            The folder is verified whole first; the database must be empty for this fund or \
+            hold a prefix of it, and gets the new entries, with their exact bytes.
+            """
+    )
+
+    @Option(help: "The folder ledger to load.") var from: String
+    @OptionGroup var options: LedgerOptions
+    @OptionGroup var waiting: WaitOptions
+
+    func run() throws {
+        guard StoreOpeners.isStoreURL(options.ledger) else { throw CLIError.badInput("--ledger names the database to load into, postgres://USER@HOST:PORT/DB; to copy between folders use backstop mirror") }
+        try copyLedger(from: from, to: options.ledger, wait: waiting.wait, verb: "imported")
+    }
+}
+
+/// Copies the verified entries of the ledger `from` that the ledger `to` lacks, after
+/// checking that `to` holds a prefix of `from`: mirror, export and import, for any stores.
+func copyLedger(from: String, to: String, wait: Double, verb: String) throws {
+    let sourceLocation = try LedgerLocation(from)
+    let source: any LedgerStorage
+    switch sourceLocation {
+    case .folder(let folder): source = try FolderReader(directory: folder)
+    case .store: source = try sourceLocation.openForReading()
+    }
+    defer { source.close() }
+    let target: any LedgerStorage
+    let targetLocation = try LedgerLocation(to)
+    switch targetLocation {
+    case .folder(let folder):
+        let exists = FileManager.default.fileExists(atPath: folder.appendingPathComponent(LedgerStore.ledgerFileName).path)
+        target = try exists ? LedgerStore.open(at: folder, verifySignatures: true, lockWaitSeconds: wait) : LedgerStore.create(at: folder)
+    case .store(let text, let opener):
+        target = try opener.open(text, forWriting: true, create: true, lockWaitSeconds: wait)
+    }
+    defer { target.close() }
+    let held = try target.storedHead()
+    // The source verified whole, keeping the hashes of the verified entries from the
+    // mirror's head on: only those exact entries are copied.
+    let base = max(held.count - 1, 0)
+    var verified: [[UInt8]] = []
+    let state = try replaying(sourceLocation.display) {
+        try Fund.verify(storage: source, applied: { entry, hash in if entry.seq >= base { verified.append(hash) } }).0
+    }
+    if let head = held.hash {
+        guard held.count <= state.entryCount else {
+            throw CLIError.refused("the source has \(state.entryCount) entries, fewer than the mirror's \(held.count): it was rolled back; the mirror is unchanged")
         }
-        let mirror = try ledgerFolder(to)
-        let exists = FileManager.default.fileExists(atPath: mirror.appendingPathComponent(LedgerStore.ledgerFileName).path)
-        let existing = exists ? try LedgerStore.open(at: mirror, verifySignatures: true, lockWaitSeconds: waiting.wait) : nil
-        let held = (existing?.head?.seq ?? -1) + 1
-        // The source verified whole, keeping the hashes of the verified entries from the
-        // mirror's head on: only those exact entries are copied.
-        let base = max(held - 1, 0)
-        var verified: [[UInt8]] = []
-        let state = try replaying(source) {
-            try Fund.verify(file: sourceFile, applied: { entry, hash in if entry.seq >= base { verified.append(hash) } }).0
+        // The chain makes one hash enough: equal hashes at the mirror's head mean equal prefixes.
+        if verified[0] != head {
+            var fork: Int64 = 0
+            while fork < held.count, try source.line(fork) == target.line(fork) { fork += 1 }
+            throw CLIError.refused("the source is not an extension of the mirror: they fork at entry \(fork); the mirror is unchanged")
         }
-        if let head = existing?.head {
-            guard held <= state.entryCount else {
-                throw CLIError.refused("the source has \(state.entryCount) entries, fewer than the mirror's \(held): it was rolled back; the mirror is unchanged")
+    }
+    var copied: Int64 = 0
+    var next = held
+    while next.count < state.entryCount {
+        let lines = try source.lines(from: next.count, count: Int(min(state.entryCount - next.count, 1_000)))
+        guard !lines.isEmpty else { break }
+        var batch: [PreparedEntry] = []
+        for (index, line) in lines.enumerated() {
+            let seq = next.count + Int64(index)
+            let hash = try Entry.hash(line: line)
+            guard hash == verified[Int(seq - base)] else {
+                throw CLIError.refused("the source changed while it was copied: entry \(seq) is not the one verified; \(copied) verified entries copied; run \(verb == "mirrored" ? "mirror" : "it") again")
             }
-            // The chain makes one hash enough: equal hashes at the mirror's head mean equal prefixes.
-            if verified[0] != head.hash {
-                let fork = try LedgerScan.firstDifference(sourceFile, mirror.appendingPathComponent(LedgerStore.ledgerFileName), upTo: held)
-                throw CLIError.refused("the source is not an extension of the mirror: they fork at entry \(fork); the mirror is unchanged")
-            }
+            // Verified above (chain, signatures, rules): the exact bytes are copied.
+            batch.append(try PreparedEntry(signaturesVerified: try Entry.decode(line: line, expectedSeq: seq), line: line))
         }
-        let store = try existing ?? LedgerStore.create(at: mirror)
-        var copied = 0
-        do {
-            _ = try LedgerScan.scan(file: sourceFile, verifySignatures: false) { entry, hash in
-                guard entry.seq >= held else { return }
-                guard entry.seq < state.entryCount else { throw MirrorDone() }
-                guard hash == verified[Int(entry.seq - base)] else {
-                    throw CLIError.refused("the source changed while it was copied: entry \(entry.seq) is not the one verified; \(copied) verified entries copied; run mirror again")
-                }
-                let (_, stored) = try store.append(kind: entry.kind, time: entry.time, body: entry.body, signatures: entry.signatures)
-                guard stored == hash else { throw LedgerError(.corrupt, seq: entry.seq, "the mirror's copy of entry \(entry.seq) differs from the source's") }
-                copied += 1
-            }
-        } catch is MirrorDone {}
-        guard held + Int64(copied) == state.entryCount else {
-            throw CLIError.refused("the source changed while it was copied: it now has fewer entries than were verified; \(copied) verified entries copied; run mirror again")
-        }
-        print("mirrored \(copied) new entr\(copied == 1 ? "y" : "ies"); the mirror holds \(state.entryCount), head \(Hex.encode(state.head))")
-        if state.checkpointSize > 0 {
-            print("latest recorded checkpoint: \(state.checkpointSize) entries, witnessed time \(state.witnessedTime?.description ?? "none")")
-        }
+        try target.append(batch, expecting: next)
+        copied += Int64(batch.count)
+        next = StoredHead(count: next.count + Int64(batch.count), hash: batch.last?.hash)
+    }
+    guard next.count == state.entryCount else {
+        throw CLIError.refused("the source changed while it was copied: it now has fewer entries than were verified; \(copied) verified entries copied; run it again")
+    }
+    print("\(verb) \(copied) new entr\(copied == 1 ? "y" : "ies"); the \(verb == "mirrored" ? "mirror" : "copy") in \(targetLocation.display) holds \(state.entryCount), head \(Hex.encode(state.head))")
+    if state.checkpointSize > 0 {
+        print("latest recorded checkpoint: \(state.checkpointSize) entries, witnessed time \(state.witnessedTime?.description ?? "none")")
     }
 }

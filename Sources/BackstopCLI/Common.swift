@@ -9,8 +9,17 @@ struct LedgerOptions: ParsableArguments {
     @Option(help: "The ledger folder (a path to its ledger.jsonl is accepted too).")
     var ledger: String
 
-    /// The ledger folder.
-    func url() throws -> URL { try ledgerFolder(ledger) }
+    /// The ledger folder, for a verb that reads the file itself (a database ledger is
+    /// copied to a folder first with `backstop export`).
+    func url() throws -> URL {
+        guard !StoreOpeners.isStoreURL(ledger) else {
+            throw CLIError.badInput("this verb reads a ledger folder, and \(SafeText.escape(redactedURL(ledger))) is a database: copy it to one first with backstop export --ledger URL --to DIR")
+        }
+        return try ledgerFolder(ledger)
+    }
+
+    /// The ledger: a folder or a store URL.
+    func location() throws -> LedgerLocation { try LedgerLocation(ledger) }
 
     /// The time an appended entry is stamped with: the system clock, always. (No option
     /// sets it: a writer that could choose its entry times could bend every time rule.)
@@ -139,6 +148,74 @@ func parseDuration(_ text: String, option: String) throws -> Int64 {
     return value * unit
 }
 
+/// Where `--ledger` points: a folder, or a store this executable opens by URL.
+enum LedgerLocation {
+    case folder(URL)
+    case store(String, any LedgerStoreOpener.Type)
+
+    init(_ text: String) throws {
+        if let opener = try StoreOpeners.opener(for: text) { self = .store(text, opener) } else { self = .folder(try ledgerFolder(text)) }
+    }
+
+    /// For messages: the folder's path or the URL without a password.
+    var display: String {
+        switch self {
+        case .folder(let url): url.path
+        case .store(let text, _): redactedURL(text)
+        }
+    }
+
+    /// Opens the store without its writer lock, to read.
+    func openForReading() throws -> any LedgerStorage {
+        switch self {
+        case .folder(let url): throw CLIError.badInput("internal: \(url.path) is a folder")
+        case .store(let text, let opener): try opener.open(text, forWriting: false, create: false, lockWaitSeconds: 0)
+        }
+    }
+}
+
+/// Reads the fund's state without locking the ledger (verifying the whole ledger).
+func readFund(_ location: LedgerLocation) throws -> FundState {
+    switch location {
+    case .folder(let folder): return try readFund(folder)
+    case .store:
+        let storage = try location.openForReading()
+        defer { storage.close() }
+        guard try storage.storedHead().count > 0 else { throw CLIError.badInput("no ledger in \(SafeText.escape(location.display)) (it holds no entries)") }
+        return try replaying(location.display) { try Fund.verify(storage: storage).0 }
+    }
+}
+
+/// The entry of the ledger at `location` (whose state is `state`) that records `payload`'s action.
+func recorded(_ payload: Payload, state: FundState, at location: LedgerLocation) throws -> Int64? {
+    switch location {
+    case .folder(let folder): return try Fund.recorded(payload, state: state, file: folder.appendingPathComponent(LedgerStore.ledgerFileName))
+    case .store:
+        let storage = try location.openForReading()
+        defer { storage.close() }
+        return try Fund.recorded(payload, state: state, storage: storage)
+    }
+}
+
+/// Opens a ledger to append, waiting `wait` seconds for another writer.
+func openFund(_ location: LedgerLocation, wait: Double) throws -> Fund {
+    switch location {
+    case .folder(let folder): return try openFund(folder, wait: wait)
+    case .store(let text, let opener):
+        let storage = try opener.open(text, forWriting: true, create: false, lockWaitSeconds: wait)
+        guard try storage.storedHead().count > 0 else {
+            storage.close()
+            throw CLIError.badInput("no ledger in \(SafeText.escape(location.display)) (it holds no entries; start one with backstop init or backstop import)")
+        }
+        do {
+            return try replaying(location.display) { try Fund.open(storage: storage) }
+        } catch {
+            storage.close()
+            throw error
+        }
+    }
+}
+
 /// Reads the fund's state from a ledger folder without locking it (verifying the whole ledger).
 func readFund(_ folder: URL) throws -> FundState {
     let file = folder.appendingPathComponent(LedgerStore.ledgerFileName)
@@ -156,10 +233,14 @@ func openFund(_ folder: URL, wait: Double) throws -> Fund {
 /// A rule that refuses an entry already on the ledger means the ledger is not intact
 /// (exit 1), which is not the same as a refusal of new input.
 func replaying<T>(_ folder: URL, _ body: () throws -> T) throws -> T {
+    try replaying(folder.path, body)
+}
+
+func replaying<T>(_ where: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as FundError {
-        throw CLIError.refused("the ledger in \(SafeText.escape(folder.path)) is NOT intact: \(error) [rule \(error.rule.rawValue)]; run backstop verify")
+        throw CLIError.refused("the ledger in \(SafeText.escape(`where`)) is NOT intact: \(error) [rule \(error.rule.rawValue)]; run backstop verify")
     }
 }
 

@@ -22,7 +22,7 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let state = try readFund(try options.url())
+        let state = try readFund(try options.location())
         let now = try clock.time()
         if json {
             printJSON(statusReport(state, at: now))

@@ -4,8 +4,74 @@ import BackstopFund
 import BackstopLedger
 import Foundation
 
+/// The `backstop` command line, as its executables run it.
+public enum BackstopCommandLine {
+    /// Runs the verb named by the process's arguments and exits with its documented code.
+    ///
+    /// - Parameter stores: the ledger stores beyond folders this executable links (the
+    ///   `backstop-server` executable links PostgreSQL; `backstop` links none and hands a
+    ///   ledger URL it cannot open to `backstop-server`, found beside it).
+    public static func main(stores: [any LedgerStoreOpener.Type] = []) -> Never {
+        StoreOpeners.register(stores)
+        Backstop.main()
+        exit(0)
+    }
+}
+
+/// A kind of ledger store the command line can open by URL (`--ledger URL`).
+public protocol LedgerStoreOpener {
+    /// Whether `ledger` (an option's value) names a store of this kind.
+    static func handles(_ ledger: String) -> Bool
+    /// Opens the store `ledger`: for writing (holding its writer lock, waiting up to
+    /// `lockWaitSeconds`), creating what a new ledger needs when `create`.
+    static func open(_ ledger: String, forWriting: Bool, create: Bool, lockWaitSeconds: Double) throws -> any LedgerStorage
+}
+
+/// The store kinds this executable links.
+enum StoreOpeners {
+    // Set once by main, before any verb runs, and only read afterwards.
+    nonisolated(unsafe) private static var registered: [any LedgerStoreOpener.Type] = []
+
+    static func register(_ openers: [any LedgerStoreOpener.Type]) { registered += openers }
+
+    /// The opener for `ledger`, or nil when it is a folder.
+    static func opener(for ledger: String) throws -> (any LedgerStoreOpener.Type)? {
+        if let opener = registered.first(where: { $0.handles(ledger) }) { return opener }
+        guard isStoreURL(ledger) else { return nil }
+        throw CLIError.badInput("\(SafeText.escape(redactedURL(ledger))) is a database ledger, which backstop-server opens; build it with: swift build -c release --product backstop-server")
+    }
+
+    /// Whether `text` is a URL of a store (not a folder).
+    static func isStoreURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// Whether an argument names a store URL, alone or as `--option=URL`.
+    static func namesStoreURL(_ argument: String) -> Bool {
+        isStoreURL(argument) || (argument.hasPrefix("--") && argument.split(separator: "=", maxSplits: 1).dropFirst().first.map { isStoreURL(String($0)) } == true)
+    }
+
+    /// When an argument is a store URL this executable cannot open, runs `backstop-server`
+    /// (beside this executable) with the same arguments instead; returns if there is none.
+    static func handOffIfNeeded(_ arguments: [String]) {
+        guard registered.isEmpty, arguments.prefix(while: { $0 != "--" }).contains(where: namesStoreURL) else { return }
+        guard let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
+        let server = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("backstop-server").path
+        guard FileManager.default.isExecutableFile(atPath: server) else { return }
+        var argv: [UnsafeMutablePointer<CChar>?] = ([server] + arguments).map { strdup($0) }
+        argv.append(nil)
+        execv(server, &argv)
+    }
+}
+
+/// A URL with any password in it replaced, for messages.
+func redactedURL(_ text: String) -> String {
+    guard var url = URLComponents(string: text), url.password != nil else { return text }
+    url.password = "REDACTED"
+    return url.string ?? "(a URL)"
+}
+
 /// The `backstop` command line.
-@main
 struct Backstop: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backstop",
@@ -23,7 +89,7 @@ struct Backstop: ParsableCommand {
         subcommands: [
             GenesisCommand.self, InitCommand.self, ProposeCommand.self, ApproveCommand.self, CheckCommand.self, SubmitCommand.self,
             ContributeCommand.self, ClaimCommand.self, PetitionCommand.self, StatusCommand.self, LogCommand.self,
-            VerifyCommand.self, CheckpointCommand.self, CosignCommand.self, ProveCommand.self, CheckProofCommand.self, MirrorCommand.self,
+            VerifyCommand.self, CheckpointCommand.self, CosignCommand.self, ProveCommand.self, CheckProofCommand.self, MirrorCommand.self, ExportCommand.self, ImportCommand.self,
             RestitutionCommand.self, InspectCommand.self, KeyCommand.self, SignatureCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
@@ -32,6 +98,7 @@ struct Backstop: ParsableCommand {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let json = arguments.prefix { $0 != "--" }.contains("--json")
+        StoreOpeners.handOffIfNeeded(arguments)
         do {
             try checkVerbs(arguments)
             var command = try parseAsRoot(arguments)
@@ -91,8 +158,8 @@ struct Failure {
         case let error as LedgerError:
             let exit: Int32 = switch error.code {
             case .corrupt: 1
-            case .locked: 3
-            case .io, .syncFailed: 4
+            case .locked, .headMoved: 3
+            case .io, .syncFailed, .unavailable: 4
             case .notFound, .alreadyExists, .invalidEntry: 2
             }
             self.init(code: error.code.rawValue, rule: nil, seq: error.seq, message: "\(error)", exitCode: exit)

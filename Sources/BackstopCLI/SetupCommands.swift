@@ -149,9 +149,22 @@ struct InitCommand: ParsableCommand {
 
     func run() throws {
         let bytes = try Files.read(genesis, what: "genesis file")
-        let (fund, _) = try Fund.create(at: try options.url(), genesisBytes: bytes, files: try Files.signatures(signature, option: "--signature"), time: try options.writeTime())
-        if json { return printJSON(["ok": true, "fundId": .string(Hex.encode(fund.state.fundId)), "ledger": .string(options.ledger)]) }
-        print("created the ledger in \(options.ledger)")
+        let files = try Files.signatures(signature, option: "--signature")
+        let location = try options.location()
+        let fund: Fund
+        switch location {
+        case .folder(let folder):
+            fund = try Fund.create(at: folder, genesisBytes: bytes, files: files, time: try options.writeTime()).0
+        case .store(let text, let opener):
+            let storage = try opener.open(text, forWriting: true, create: true, lockWaitSeconds: 0)
+            do { fund = try Fund.create(storage: storage, genesisBytes: bytes, files: files, time: try options.writeTime()).0 } catch {
+                storage.close()
+                throw error
+            }
+        }
+        defer { fund.close() }
+        if json { return printJSON(["ok": true, "fundId": .string(Hex.encode(fund.state.fundId)), "ledger": .string(location.display)]) }
+        print("created the ledger in \(location.display)")
         print("fund id \(Hex.encode(fund.state.fundId))  (give this to auditors: backstop verify --fund-id)")
     }
 }

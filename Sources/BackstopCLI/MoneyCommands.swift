@@ -170,7 +170,7 @@ struct RestitutionCommand: ParsableCommand {
         @Option(help: "The payout destination the list is paid from.") var destination: String
         @Option(help: "A new folder for the list and the proofs.") var out: String
         func run() throws {
-            let state = try readFund(try options.url())
+            let state = try readFund(try options.location())
             guard Identifiers.isDestination(destination) else { throw CLIError.badInput("--destination: 1 to 200 visible ASCII characters, no spaces") }
             let text = try Files.readText(accounts, what: "accounts file", limit: 1 << 30)
             var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map(String.init)
@@ -236,7 +236,7 @@ struct RestitutionCommand: ParsableCommand {
             do { parsed = try RestitutionProof(json: try JSONParser.parse(bytes)) } catch let error as FundError {
                 throw CLIError.badInput("proof file \(proof): \(error.reason)")
             } catch { throw CLIError.badInput("proof file \(proof) is not JSON: \(error)") }
-            let state = try readFund(try options.url())
+            let state = try readFund(try options.location())
             guard parsed.isValid else { throw CLIError.refused("the proof does NOT hold: its account, amounts and path do not lead to root \(Hex.encode(parsed.root)); it was altered or belongs to another list") }
             guard let release = state.release(restitutionRoot: parsed.root, size: parsed.size), let list = release.restitution else {
                 throw CLIError.refused("the proof holds, but no release of this fund names the list with root \(Hex.encode(parsed.root)) and \(parsed.size) amounts")

@@ -34,11 +34,11 @@ struct CheckCommand: ParsableCommand {
     var now: String?
 
     func run() throws {
-        let folder = try ledgerFolder(ledger)
+        let folder = try LedgerLocation(ledger)
         let state = try readFund(folder)
         let (payload, bytes) = try readPayload(proposal)
         let files = try Files.signatures(signatures, option: "signature")
-        let recorded = payload.kind == .genesis ? nil : try Fund.recorded(payload, state: state, file: folder.appendingPathComponent(LedgerStore.ledgerFileName))
+        let recorded = payload.kind == .genesis ? nil : try recorded(payload, state: state, at: folder)
         let analysis = state.analyze(payload, bytes: bytes, files: files, at: try parseNow(now), recordedAs: recorded)
         let accepted = analysis.wouldBeAccepted || analysis.recordedAs != nil
         if json {

@@ -40,7 +40,7 @@ struct ApproveCommand: ParsableCommand {
 
     func run() throws {
         let (payload, bytes) = try readPayload(proposal)
-        let folder = try ledger.map(ledgerFolder)
+        let folder = try ledger.map(LedgerLocation.init)
         let state = try folder.map(readFund)
         let privateKey = try signer.privateKey()
         var screen = Screen(payload, state: state)
@@ -57,11 +57,11 @@ struct ApproveCommand: ParsableCommand {
 
 /// Warnings that need the clock or the ledger: expired, already recorded, and what the rules
 /// would refuse now.
-func addTimeAndLedgerWarnings(_ screen: inout Screen, _ payload: Payload, state: FundState?, folder: URL?, now text: String?) throws {
+func addTimeAndLedgerWarnings(_ screen: inout Screen, _ payload: Payload, state: FundState?, folder: LedgerLocation?, now text: String?) throws {
     let now = try parseNow(text)
     if now > payload.header.expires { screen.warn("the payload expired at \(payload.header.expires): it can no longer be recorded") }
     guard let state, let folder, payload.kind != .genesis else { return }
-    if let seq = try Fund.recorded(payload, state: state, file: folder.appendingPathComponent(LedgerStore.ledgerFileName)) {
+    if let seq = try recorded(payload, state: state, at: folder) {
         screen.warn("already recorded as entry \(seq): signing again adds nothing")
         return
     }
@@ -114,7 +114,7 @@ struct InspectCommand: ParsableCommand {
                 }
                 throw ExitCode(1)
             }
-            let folder = try ledger.map(ledgerFolder)
+            let folder = try ledger.map(LedgerLocation.init)
             var screen = Screen(payload, state: try folder.map(readFund))
             try addTimeAndLedgerWarnings(&screen, payload, state: screen.state, folder: folder, now: now)
             print("payload (\(canonical ? "canonical: these bytes are what is signed" : "NOT canonical: Backstop will refuse to use it; sign only the file Backstop wrote"))")
@@ -176,7 +176,7 @@ struct SubmitCommand: ParsableCommand {
         if let batch {
             guard proposal == nil, signature.isEmpty, checkpoint == nil else { throw CLIError.badInput("give --batch alone, without --proposal, --signature or --checkpoint") }
             let items = try Self.readBatch(batch)
-            let fund = try openFund(try options.url(), wait: waiting.wait)
+            let fund = try openFund(try options.location(), wait: waiting.wait)
             let entries: [Entry]
             do {
                 entries = try fund.submit(batch: items, time: try options.writeTime())
@@ -195,7 +195,7 @@ struct SubmitCommand: ParsableCommand {
         if let checkpoint {
             guard proposal == nil, signature.isEmpty else { throw CLIError.badInput("give either --checkpoint, or --proposal with --signature") }
             let (note, point) = try readNote(checkpoint)
-            let fund = try openFund(try options.url(), wait: waiting.wait)
+            let fund = try openFund(try options.location(), wait: waiting.wait)
             let state = fund.state
             if point.size <= state.checkpointSize, fund.state.checkpointSize > 0 {
                 throw CLIError.refused("the ledger already records a checkpoint of \(state.checkpointSize) entries; this one, of \(point.size), adds nothing")
@@ -210,7 +210,7 @@ struct SubmitCommand: ParsableCommand {
             throw CLIError.badInput("a petition is submitted with backstop petition submit")
         }
         let files = try Files.signatures(signature, option: "--signature")
-        let fund = try openFund(try options.url(), wait: waiting.wait)
+        let fund = try openFund(try options.location(), wait: waiting.wait)
         if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
         let state = fund.state
         let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.writeTime())
@@ -303,7 +303,7 @@ struct ContributeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let fund = try openFund(try options.url(), wait: waiting.wait)
+        let fund = try openFund(try options.location(), wait: waiting.wait)
         let time = try options.writeTime()
         let state = fund.state
         try requireMember(member, state)
@@ -404,7 +404,7 @@ struct ClaimCommand: ParsableCommand {
         var json = false
 
         func run() throws {
-            let fund = try openFund(try options.url(), wait: waiting.wait)
+            let fund = try openFund(try options.location(), wait: waiting.wait)
             let time = try options.writeTime()
             try requireMember(member, fund.state)
             let json = Payloads.make(try incident.body(state: fund.state, member: member), for: fund.state, id: try ProposalOptions.validId(id), expires: try expiry(time, "1h"))
@@ -437,7 +437,7 @@ struct PetitionCommand: ParsableCommand {
         @OptionGroup var proposal: ProposalOptions
 
         func run() throws {
-            let state = try readFund(try options.url())
+            let state = try readFund(try options.location())
             let time = try clock.time()
             var json = Payloads.make(try incident.body(state: state, member: nil), for: state, id: try proposal.payloadId(), expires: try expiry(time, proposal.expires))
             if state.version >= 2, var fields = json.objectValue {
@@ -492,7 +492,7 @@ struct PetitionCommand: ParsableCommand {
             let (payload, bytes) = try readPayload(petition)
             guard let claim = payload.body as? ClaimPayload, claim.member == nil else { throw CLIError.badInput("\(SafeText.escape(petition)) is not a petition") }
             guard out.hasSuffix(".sig") else { throw CLIError.badInput("--out must end in .sig") }
-            let folder = try ledger.map(ledgerFolder)
+            let folder = try ledger.map(LedgerLocation.init)
             var screen = Screen(payload, state: try folder.map(readFund))
             let privateKey = try signer.privateKey()
             let role = screen.signer(privateKey.publicKey, payload: payload)
@@ -535,7 +535,7 @@ struct PetitionCommand: ParsableCommand {
             guard let claim = payload.body as? ClaimPayload, claim.member == nil else { throw CLIError.badInput("\(SafeText.escape(petition)) is not a petition") }
             guard !signatures.isEmpty else { throw CLIError.badInput("give the petitioners' signatures with --signatures FOLDER") }
             let files = try Files.signatures(signatures, option: "--signatures")
-            let fund = try openFund(try options.url(), wait: waiting.wait)
+            let fund = try openFund(try options.location(), wait: waiting.wait)
             if let seq = try fund.recorded(payload) { return reportAlreadyRecorded(seq, id: payload.header.id, json: json) }
             let (entry, intake) = try fund.submit(payloadBytes: bytes, files: files, time: try options.writeTime())
             var text = "appended entry \(entry.seq): claim filed by a petition of \(entry.signatures.count) distinct petitioners"
