@@ -61,6 +61,9 @@ let package = Package(
         ),
         // The same verbs with the PostgreSQL store.
         .executableTarget(name: "backstop-server", dependencies: ["BackstopCLI", "BackstopPostgres"]),
+        // Appends synthetic entries to any store from several processes: the conformance
+        // tests, the replication script and the append figures drive it.
+        .executableTarget(name: "backstop-load", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopPostgres"]),
         // The decoders that read untrusted bytes, as fuzz targets (libFuzzer via .ci/fuzz;
         // the tests replay every crasher found).
         .target(name: "BackstopFuzz", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund"]),
@@ -74,6 +77,6 @@ let package = Package(
         .testTarget(name: "BackstopFundTests", dependencies: ["BackstopFund", "BackstopFuzz", "BackstopTestSupport"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop"]),
         // Every store passes the same conformance suite; PostgreSQL against a throwaway server.
-        .testTarget(name: "BackstopStorageTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopPostgres", "BackstopTestSupport", "backstop", "backstop-server"]),
+        .testTarget(name: "BackstopStorageTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopPostgres", "BackstopTestSupport", "backstop", "backstop-server", "backstop-load"]),
     ]
 )

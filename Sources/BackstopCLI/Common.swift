@@ -11,12 +11,7 @@ struct LedgerOptions: ParsableArguments {
 
     /// The ledger folder, for a verb that reads the file itself (a database ledger is
     /// copied to a folder first with `backstop export`).
-    func url() throws -> URL {
-        guard !StoreOpeners.isStoreURL(ledger) else {
-            throw CLIError.badInput("this verb reads a ledger folder, and \(SafeText.escape(redactedURL(ledger))) is a database: copy it to one first with backstop export --ledger URL --to DIR")
-        }
-        return try ledgerFolder(ledger)
-    }
+    func url() throws -> URL { try ledgerFolder(ledger) }
 
     /// The ledger: a folder or a store URL.
     func location() throws -> LedgerLocation { try LedgerLocation(ledger) }
@@ -75,6 +70,9 @@ struct WaitOptions: ParsableArguments {
 
 /// `--ledger` names the folder; a path to the folder's ledger.jsonl means the folder.
 func ledgerFolder(_ path: String) throws -> URL {
+    guard !StoreOpeners.isStoreURL(path) else {
+        throw CLIError.badInput("this verb reads a ledger folder, and \(SafeText.escape(redactedURL(path))) is a database: copy it to one first with backstop export --ledger URL --to DIR")
+    }
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
     let url = URL(fileURLWithPath: path)

@@ -108,7 +108,10 @@ public final class PostgresStorage: LedgerStorage {
     /// - Throws: ``LedgerError`` `.unavailable` (one line: what failed and where),
     ///   `.locked`, or `.notFound` when the database holds several funds and the URL names
     ///   none.
-    public init(address: Address, forWriting: Bool, createSchema: Bool = false, lockWaitSeconds: Double = 0,
+    ///   - exclusive: with `forWriting`, whether to take the writer lock. Without it,
+    ///     writers race and the database's conditional appends decide (one commits, the
+    ///     others get `.headMoved`): for load tests and for showing that no fork can result.
+    public init(address: Address, forWriting: Bool, createSchema: Bool = false, lockWaitSeconds: Double = 0, exclusive: Bool = true,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.address = address
         self.logger = Logger(label: "backstop.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -134,8 +137,11 @@ public final class PostgresStorage: LedgerStorage {
         fundId = address.fund
         do {
             if createSchema { try applySchema() }
+            // The lock first: a writer that waited for another one (perhaps creating the
+            // fund) must see what that one wrote.
+            if forWriting && exclusive { try lockWriter(waitSeconds: lockWaitSeconds) }
+            if forWriting && !exclusive { writing = true }
             if fundId == nil { fundId = try onlyFund() }
-            if forWriting { try lockWriter(waitSeconds: lockWaitSeconds) }
         } catch {
             try? connection.close().wait()
             throw error
@@ -143,8 +149,8 @@ public final class PostgresStorage: LedgerStorage {
     }
 
     /// Connects to `url` (see ``init(address:forWriting:createSchema:lockWaitSeconds:environment:)``).
-    public convenience init(url: String, forWriting: Bool, createSchema: Bool = false, lockWaitSeconds: Double = 0) throws {
-        try self.init(address: try Address(url: url), forWriting: forWriting, createSchema: createSchema, lockWaitSeconds: lockWaitSeconds)
+    public convenience init(url: String, forWriting: Bool, createSchema: Bool = false, lockWaitSeconds: Double = 0, exclusive: Bool = true) throws {
+        try self.init(address: try Address(url: url), forWriting: forWriting, createSchema: createSchema, lockWaitSeconds: lockWaitSeconds, exclusive: exclusive)
     }
 
     deinit { close() }
@@ -243,7 +249,7 @@ public final class PostgresStorage: LedgerStorage {
     private func applySchema() throws {
         try run("BEGIN")
         do {
-            try run("SELECT pg_advisory_xact_lock(\(Self.lockClass), 0)")
+            try run("SELECT pg_advisory_xact_lock(\(Self.lockClass), 1)")
             for statement in PostgresSchema.statements { try run(PostgresQuery(unsafeSQL: statement)) }
             try run("COMMIT")
         } catch {
@@ -255,10 +261,12 @@ public final class PostgresStorage: LedgerStorage {
     /// The advisory lock class of Backstop writers ("BSTP").
     static let lockClass: Int32 = 0x4253_5450
 
-    /// The fund's writer lock: a session advisory lock keyed by the fund id's first four
-    /// bytes (0 while the fund has no entry yet), held until the connection ends.
+    /// The writer lock: a session advisory lock, (class, 0), held until the connection
+    /// ends. It is one per database (not per fund), so that a writer creating a fund and
+    /// one opening it exclude each other too: run one fund per database.
+    /// (The schema is applied under (class, 1).)
     private func lockWriter(waitSeconds: Double) throws {
-        let key = fundId.map { id in Int32(bitPattern: id.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }) } ?? 0
+        let key: Int32 = 0
         let deadline = Date().addingTimeInterval(max(0, waitSeconds))
         while true {
             let rows = try run("SELECT pg_try_advisory_lock(\(Self.lockClass), \(key))")

@@ -150,3 +150,87 @@ public struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// A throwaway PostgreSQL server for the tests of one process (`Tests/postgres/server.sh`),
+/// started the first time a test asks for it and stopped when the process exits.
+public final class PostgresServer: Sendable {
+    /// Its loopback port.
+    public let port: Int
+    /// Its folder (data, socket, log).
+    public let folder: URL
+
+    private init(port: Int, folder: URL) {
+        self.port = port
+        self.folder = folder
+    }
+
+    /// Whether PostgreSQL is installed here.
+    public static var installed: Bool {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        return versions.contains { FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/pg_ctl") }
+    }
+
+    /// CI sets BACKSTOP_REQUIRE_POSTGRES=1: there, a server that cannot start fails the tests
+    /// instead of skipping them.
+    public static var required: Bool { ProcessInfo.processInfo.environment["BACKSTOP_REQUIRE_POSTGRES"] == "1" }
+
+    /// Whether the PostgreSQL tests run: installed, or required (and then failing).
+    public static var testable: Bool { installed || required }
+
+    private static let started: Result<PostgresServer, Error> = {
+        let script = packageRoot.appendingPathComponent("Tests/postgres/server.sh").path
+        var lastError = ""
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000..<60_000)
+            let folder = URL(fileURLWithPath: "/tmp/backstop-pg-\(UUID().uuidString.prefix(8))")
+            guard let result = try? runProcess("/bin/bash", [script, "start", folder.path, "\(port)"]) else { continue }
+            if result.status == 0 {
+                let server = PostgresServer(port: port, folder: folder)
+                atexit { PostgresServer.stopStarted() }
+                return .success(server)
+            }
+            lastError = result.stderr
+            _ = try? runProcess("/bin/bash", [script, "stop", folder.path])
+            try? FileManager.default.removeItem(at: folder)
+        }
+        return .failure(PostgresUnavailable(reason: "PostgreSQL did not start: \(lastError)"))
+    }()
+
+    private static func stopStarted() {
+        guard case .success(let server) = started else { return }
+        _ = try? runProcess("/bin/bash", [packageRoot.appendingPathComponent("Tests/postgres/server.sh").path, "stop", server.folder.path])
+        try? FileManager.default.removeItem(at: server.folder)
+    }
+
+    /// The server, started if needed.
+    ///
+    /// - Throws: when PostgreSQL is missing or does not start.
+    public static func shared() throws -> PostgresServer {
+        guard installed else { throw PostgresUnavailable(reason: "PostgreSQL is not installed (apt-get install postgresql)") }
+        return try started.get()
+    }
+
+    /// A new empty database on the server; returns its URL (user backstop, no password).
+    public func makeDatabase() throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        let result = try runProcess("/usr/bin/env", ["psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", "backstop", "-d", "postgres", "-qc", "CREATE DATABASE \(name)"])
+        guard result.status == 0 else { throw PostgresUnavailable(reason: "CREATE DATABASE failed: \(result.stderr)") }
+        return url(database: name)
+    }
+
+    /// `postgres://backstop@127.0.0.1:PORT/DATABASE`.
+    public func url(database: String) -> String { "postgres://backstop@127.0.0.1:\(port)/\(database)" }
+
+    /// Runs `sql` in `database` with psql; returns its output (unaligned, tuples only).
+    public func psql(_ database: String, _ sql: String) throws -> ProcessResult {
+        try runProcess("/usr/bin/env", ["psql", "-h", "127.0.0.1", "-p", "\(port)", "-U", "backstop", "-d", database, "-Atqc", sql])
+    }
+}
+
+/// Why the PostgreSQL server is not there.
+public struct PostgresUnavailable: Error, CustomStringConvertible {
+    /// What failed.
+    public let reason: String
+    /// The reason.
+    public var description: String { reason }
+}

@@ -1,0 +1,74 @@
+-- The PostgreSQL schema of a Backstop ledger (Docs/STORAGE.md explains it).
+--
+-- backstop applies these statements itself when it creates a ledger in a database
+-- (backstop init or backstop import with --ledger postgres://...); they are idempotent.
+-- A database administrator may apply them by hand instead, as the table's owner, and then
+-- give the role Backstop connects as only what it needs:
+--
+--   GRANT SELECT, INSERT ON backstop_entries TO backstop_writer;
+--   GRANT SELECT ON backstop_entries TO backstop_auditor;
+--
+-- The table's owner (and a superuser) can still drop the triggers: the database's rules
+-- bind the application, not its administrator. Against the administrator, the hash chain,
+-- the cosigned checkpoints and independent mirrors (backstop export, backstop mirror) are
+-- the defence: any rewrite is seen by the next verify of a copy.
+--
+-- Requires PostgreSQL 14 or later (CREATE OR REPLACE TRIGGER, sha256()).
+
+CREATE TABLE IF NOT EXISTS backstop_entries (
+    fund bytea  NOT NULL CHECK (length(fund) = 32),
+    seq  bigint NOT NULL CHECK (seq >= 0),
+    hash bytea  NOT NULL CHECK (length(hash) = 32),
+    prev bytea  NOT NULL CHECK (length(prev) = 32),
+    line bytea  NOT NULL CHECK (length(line) BETWEEN 2 AND 1048576),
+    PRIMARY KEY (fund, seq)
+);
+
+CREATE OR REPLACE FUNCTION backstop_check_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    tail text[];
+    previous bytea;
+BEGIN
+    -- The members after the body have a fixed form (Docs/FORMAT.md, section 3), so
+    -- the end of the line names its prev and seq without parsing the body.
+    tail := regexp_match(convert_from(NEW.line, 'UTF8'),
+        ',"kind":"[a-z][a-z0-9-]{0,63}","prev":"([0-9a-f]{64})","seq":(0|[1-9][0-9]{0,17}),"signatures":\[[^]]*\],"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z"\}$');
+    IF tail IS NULL THEN
+        RAISE EXCEPTION 'backstop: entry % is not a ledger line', NEW.seq USING ERRCODE = 'check_violation';
+    END IF;
+    IF decode(tail[1], 'hex') <> NEW.prev OR tail[2]::bigint <> NEW.seq THEN
+        RAISE EXCEPTION 'backstop: entry % holds another seq or prev than its columns', NEW.seq USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.hash <> sha256('\x00'::bytea || NEW.line) THEN
+        RAISE EXCEPTION 'backstop: entry % hash is not SHA-256(0x00 || line)', NEW.seq USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.seq = 0 THEN
+        IF NEW.prev <> decode(repeat('00', 32), 'hex') OR NEW.fund <> NEW.hash THEN
+            RAISE EXCEPTION 'backstop: entry 0 must have a zero prev and name its fund' USING ERRCODE = 'check_violation';
+        END IF;
+    ELSE
+        SELECT hash INTO previous FROM backstop_entries WHERE fund = NEW.fund AND seq = NEW.seq - 1;
+        IF previous IS NULL OR previous <> NEW.prev THEN
+            RAISE EXCEPTION 'backstop: entry % does not link to entry %', NEW.seq, NEW.seq - 1 USING ERRCODE = 'check_violation';
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION backstop_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'backstop: the ledger is append-only (% refused)', TG_OP USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE OR REPLACE TRIGGER backstop_entries_insert BEFORE INSERT ON backstop_entries
+    FOR EACH ROW EXECUTE FUNCTION backstop_check_entry();
+
+CREATE OR REPLACE TRIGGER backstop_entries_append_only BEFORE UPDATE OR DELETE ON backstop_entries
+    FOR EACH ROW EXECUTE FUNCTION backstop_refuse_change();
+
+CREATE OR REPLACE TRIGGER backstop_entries_no_truncate BEFORE TRUNCATE ON backstop_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION backstop_refuse_change();
+
+REVOKE UPDATE, DELETE, TRUNCATE ON backstop_entries FROM PUBLIC;
