@@ -112,8 +112,9 @@ public final class PostgresStorage: LedgerStorage {
     ///     writers race and the database's conditional appends decide (one commits, the
     ///     others get `.headMoved`): for load tests and for showing that no fork can result.
     public init(address: Address, forWriting: Bool, createSchema: Bool = false, lockWaitSeconds: Double = 0, exclusive: Bool = true,
-                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+                queryTimeoutSeconds: Int = 30, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         self.address = address
+        self.queryTimeoutSeconds = max(1, queryTimeoutSeconds)
         self.logger = Logger(label: "backstop.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
         let password: String?
         if let file = address.passwordFile {
@@ -149,8 +150,10 @@ public final class PostgresStorage: LedgerStorage {
     }
 
     /// Connects to `url` (see ``init(address:forWriting:createSchema:lockWaitSeconds:environment:)``).
-    public convenience init(url: String, forWriting: Bool, createSchema: Bool = false, lockWaitSeconds: Double = 0, exclusive: Bool = true) throws {
-        try self.init(address: try Address(url: url), forWriting: forWriting, createSchema: createSchema, lockWaitSeconds: lockWaitSeconds, exclusive: exclusive)
+    public convenience init(url: String, forWriting: Bool, createSchema: Bool = false, lockWaitSeconds: Double = 0, exclusive: Bool = true,
+                            queryTimeoutSeconds: Int = 30) throws {
+        try self.init(address: try Address(url: url), forWriting: forWriting, createSchema: createSchema, lockWaitSeconds: lockWaitSeconds, exclusive: exclusive,
+                      queryTimeoutSeconds: queryTimeoutSeconds)
     }
 
     deinit { close() }
@@ -285,7 +288,7 @@ public final class PostgresStorage: LedgerStorage {
     @discardableResult
     private func run(_ query: PostgresQuery, seq: Int64? = nil) throws -> [PostgresRow] {
         do {
-            return try connection.query(query, logger: logger).wait().rows
+            return try wait(connection.query(query, logger: logger)).rows
         } catch let error as LedgerError {
             throw error
         } catch let error as PSQLError {
@@ -299,6 +302,27 @@ public final class PostgresStorage: LedgerStorage {
         } catch {
             throw LedgerError(.unavailable, seq: seq, "PostgreSQL at \(address.display): \(Self.describe(error))")
         }
+    }
+
+    /// How long one query may take before the connection is given up (a primary that
+    /// died mid-commit, a synchronous standby that never answers): 30 s unless the
+    /// initializer was given another.
+    public let queryTimeoutSeconds: Int
+
+    /// The future's value, or `.unavailable` (and the connection closed) after
+    /// ``queryTimeoutSeconds``: a dead server must not hang a writer.
+    private func wait<Value: Sendable>(_ future: EventLoopFuture<Value>) throws -> Value {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<Value, any Error>? = nil
+        future.whenComplete { result in
+            outcome = result
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + .seconds(queryTimeoutSeconds)) == .success, let outcome else {
+            connection.close().whenComplete { _ in }
+            throw LedgerError(.unavailable, "PostgreSQL at \(address.display) did not answer within \(queryTimeoutSeconds) s; the connection was closed (whether the last append committed is unknown until the ledger is read again)")
+        }
+        return try outcome.get()
     }
 
     /// One line for a connection or query error.

@@ -5,6 +5,8 @@
 // must then be found on the promoted standby.
 //
 // usage: backstop-load STORE COUNT [--batch N] [--reopen] [--race]
+//        backstop-load verify STORE   checks the chain and every signature, prints
+//                                     "intact: N entries, head HASH"
 //   STORE     a folder or postgres://USER@HOST:PORT/DB (its table is made if missing)
 //   --batch N append N entries per append (one fsync or commit), default 1
 //   --reopen  open the store (taking its writer lock) for each append and close it after,
@@ -22,6 +24,19 @@ func fail(_ message: String, _ code: Int32 = 1) -> Never {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.count == 2, arguments[0] == "verify" {
+    do {
+        let store: any LedgerStorage = PostgresStorage.Address.isURL(arguments[1])
+            ? try PostgresStorage(url: arguments[1], forWriting: false)
+            : try FolderReader(directory: URL(fileURLWithPath: arguments[1]))
+        let scan = try LedgerScan.scan(storage: store, verifySignatures: true)
+        store.close()
+        say("intact: \(scan.entryCount) entries, head \(scan.head.map { Hex.encode($0.hash) } ?? "none")")
+        exit(0)
+    } catch {
+        fail("NOT intact: \(error)")
+    }
+}
 func flag(_ name: String, in arguments: inout [String]) -> Bool {
     guard let index = arguments.firstIndex(of: name) else { return false }
     arguments.remove(at: index)
@@ -41,7 +56,8 @@ let target = arguments[0]
 
 func openStore(_ target: String, race: Bool) throws -> any LedgerStorage {
     if PostgresStorage.Address.isURL(target) {
-        return try PostgresStorage(url: target, forWriting: true, createSchema: true, lockWaitSeconds: 120, exclusive: !race)
+        // A short query timeout: a writer whose primary died gives up in seconds.
+        return try PostgresStorage(url: target, forWriting: true, createSchema: true, lockWaitSeconds: 120, exclusive: !race, queryTimeoutSeconds: 5)
     }
     let folder = URL(fileURLWithPath: target)
     let exists = FileManager.default.fileExists(atPath: folder.appendingPathComponent(LedgerStore.ledgerFileName).path)

@@ -70,6 +70,15 @@ struct PostgresTests {
         #expect(try LedgerScan.scan(storage: reader, verifySignatures: true).entryCount == 3)
     }
 
+    @Test("failover: writers append to a primary with a synchronous standby, the primary is killed (SIGKILL) and the standby promoted; every acknowledged append is on it and its chain verifies")
+    func failover() throws {
+        _ = try PostgresServer.shared()
+        let result = try runProcess("/bin/bash", [packageRoot.appendingPathComponent("Tests/postgres/failover.sh").path, productsDirectory.path, "3", "3"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("acknowledged and missing there: 0") && result.stdout.contains("standby chain: intact"), "\(result.stdout)")
+        print(result.stdout)
+    }
+
     @Test("Docs/postgres.sql holds exactly the schema the store applies")
     func schemaIsDocumented() throws {
         let documented = try String(contentsOf: packageRoot.appendingPathComponent("Docs/postgres.sql"), encoding: .utf8)
