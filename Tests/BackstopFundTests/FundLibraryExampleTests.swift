@@ -100,3 +100,47 @@ func fundLibraryExample() throws {
     let bobsProof = try list.proof(for: "bob@example.com")           // Bob's file: his salt, amount and Merkle path
     #expect(summary.totals["USDC"] == Amount(2_000_000) && summary.largest["USDC"] == Amount(1_500_000) && bobsProof.isValid)
 }
+
+/// The stores example of Docs/LIBRARY.md, as written there.
+@Test("the Docs/LIBRARY.md stores example runs")
+func storageLibraryExample() throws {
+    let name = "example-\(UUID().uuidString)"
+    defer { MemoryStorage.discard(name: name) }
+    let delegates = try (0..<7).map { _ in try PrivateKey(generatingOn: .p256) }
+    let now = Timestamp("2026-01-01T00:00:00Z")!
+    let genesis = Payloads.genesis(
+        expires: now.adding(seconds: 86_400)!, name: "Example fund", assets: [("USDC", 6)],
+        delegates: delegates.enumerated().map { Delegate(key: $0.element.publicKey, platform: "platform-\($0.offset)") },
+        policy: ContributionPolicy(asset: "USDC", ratePerMillion: 100, floor: Amount(1_000_000_000),
+                                   cap: Amount(100_000_000_000), periodSeconds: 2_592_000, graceSeconds: 604_800))
+    let member = try PrivateKey(generatingOn: .p256)
+
+    let storage = try MemoryStorage(name: name)
+    let fund = try Fund.create(storage: storage, genesis: genesis,
+                               signatures: try Payloads.sign(genesis, with: Array(delegates.prefix(4))), time: now)
+    let admit = Payloads.make(AdmitPayload(member: "exchange-a", platform: "Exchange A", key: member.publicKey, size: .zero),
+                              for: fund.state, expires: now.adding(seconds: 3_600)!)
+    try fund.submit(.admit, payload: admit, signatures: try Payloads.sign(admit, with: Array(delegates.prefix(4))), time: now)
+    // The lock is held: a second writer is refused until the fund closes.
+    #expect((#expect(throws: LedgerError.self) { _ = try MemoryStorage(name: name) })?.code == .locked)
+    fund.close()
+
+    let again = try Fund.open(storage: try MemoryStorage(name: name), clock: { now })
+    let reader = try MemoryStorage(name: name, forWriting: false)
+    let (state, _) = try Fund.verify(storage: reader)
+    #expect(state == again.state && state.entryCount == 2 && state.members["exchange-a"] != nil)
+    #expect(again.checkpoint().root == state.frontier.root)
+
+    let head = try reader.storedHead()
+    let lines = try reader.lines(from: 0, count: 100)
+    let lastHash = try Entry.hash(line: lines[1])
+    #expect(head.count == 2 && lines.count == 2 && head.hash == lastHash)
+    // The reopened fund appends where it left off; a reader cannot append.
+    let second = Payloads.make(AdmitPayload(member: "exchange-b", platform: "Exchange B", key: try PrivateKey(generatingOn: .p256).publicKey, size: .zero),
+                               for: again.state, expires: now.adding(seconds: 3_600)!)
+    try again.submit(.admit, payload: second, signatures: try Payloads.sign(second, with: Array(delegates.prefix(4))), time: now)
+    #expect(try reader.storedHead().count == 3)
+    let refused = #expect(throws: LedgerError.self) { try reader.append([], expecting: head) }
+    #expect(refused?.code == .io)
+    again.close()
+}
