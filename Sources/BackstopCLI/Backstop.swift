@@ -64,11 +64,17 @@ enum StoreOpeners {
     }
 }
 
-/// A URL with any password in it replaced, for messages.
+/// A URL with any password in it replaced, for messages: whatever stands between `://`
+/// and the last `@` is cut to the user name (the input is never echoed with a password,
+/// even one that a URL parser would misread).
 func redactedURL(_ text: String) -> String {
-    guard var url = URLComponents(string: text), url.password != nil else { return text }
-    url.password = "REDACTED"
-    return url.string ?? "(a URL)"
+    guard let scheme = text.range(of: "://") else { return text }
+    let rest = text[scheme.upperBound...]
+    guard let at = rest.lastIndex(of: "@") else { return text }
+    let credentials = rest[..<at]
+    guard credentials.contains(":") else { return text }
+    let user = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    return String(text[..<scheme.upperBound]) + user + ":REDACTED" + String(rest[at...])
 }
 
 /// The `backstop` command line.

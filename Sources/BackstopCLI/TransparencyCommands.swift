@@ -385,17 +385,23 @@ func copyLedger(from: String, to: String, wait: Double, verb: String) throws {
     case .store: source = try sourceLocation.openForReading()
     }
     defer { source.close() }
-    let target: any LedgerStorage
+    guard try source.storedHead().count > 0 else { throw CLIError.badInput("no ledger in \(SafeText.escape(sourceLocation.display)) (it holds no entries)") }
+    // A new folder is made only once the source is verified: a refused copy leaves nothing.
+    var target: (any LedgerStorage)? = nil
+    var newFolder: URL? = nil
     let targetLocation = try LedgerLocation(to)
     switch targetLocation {
     case .folder(let folder):
-        let exists = FileManager.default.fileExists(atPath: folder.appendingPathComponent(LedgerStore.ledgerFileName).path)
-        target = try exists ? LedgerStore.open(at: folder, verifySignatures: true, lockWaitSeconds: wait) : LedgerStore.create(at: folder)
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent(LedgerStore.ledgerFileName).path) {
+            target = try LedgerStore.open(at: folder, verifySignatures: true, lockWaitSeconds: wait)
+        } else {
+            newFolder = folder
+        }
     case .store(let text, let opener):
         target = try opener.open(text, forWriting: true, create: true, lockWaitSeconds: wait)
     }
-    defer { target.close() }
-    let held = try target.storedHead()
+    defer { target?.close() }
+    let held = try target?.storedHead() ?? .empty
     // The source verified whole, keeping the hashes of the verified entries from the
     // mirror's head on: only those exact entries are copied.
     let base = max(held.count - 1, 0)
@@ -410,14 +416,17 @@ func copyLedger(from: String, to: String, wait: Double, verb: String) throws {
         // The chain makes one hash enough: equal hashes at the mirror's head mean equal prefixes.
         if verified[0] != head {
             var fork: Int64 = 0
-            while fork < held.count, try source.line(fork) == target.line(fork) { fork += 1 }
+            while fork < held.count, let target, try source.line(fork) == target.line(fork) { fork += 1 }
             throw CLIError.refused("the source is not an extension of the mirror: they fork at entry \(fork); the mirror is unchanged")
         }
     }
+    if let newFolder { target = try LedgerStore.create(at: newFolder) }
+    guard let target else { throw CLIError.badInput("internal: no target") }
     var copied: Int64 = 0
     var next = held
     while next.count < state.entryCount {
-        let lines = try source.lines(from: next.count, count: Int(min(state.entryCount - next.count, 1_000)))
+        // Pages of 64 lines (at most 64 MiB): memory stays bounded whatever the entries hold.
+        let lines = try source.lines(from: next.count, count: Int(min(state.entryCount - next.count, 64)))
         guard !lines.isEmpty else { break }
         var batch: [PreparedEntry] = []
         for (index, line) in lines.enumerated() {

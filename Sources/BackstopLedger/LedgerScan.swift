@@ -48,6 +48,8 @@ public enum LedgerScan {
     /// Entries checked together; memory is bounded by this and ``batchBytes``.
     static let batchEntries = 256
     static let batchBytes = 8 << 20
+    /// Lines asked of a store at a time.
+    static let storagePage = 64
 
     /// Scans the ledger file at `url`.
     ///
@@ -213,11 +215,23 @@ public enum LedgerScan {
         prepare: @escaping @Sendable (Entry) -> Prepared,
         visit: (Entry, [UInt8], Prepared) throws -> Void
     ) throws -> LedgerScanResult {
+        // Pages of 64 lines, as many as fill a batch of ``batchEntries`` lines or
+        // ``batchBytes``: a store returns whole lines, so a page may pass the byte bound by
+        // at most 64 lines of the 1 MiB limit.
         var next: Int64 = 0
+        var ended = false
         return try scan(batches: {
-            let lines = try storage.lines(from: next, count: batchEntries)
-            next += Int64(lines.count)
-            return Batch(lines: lines, stop: nil, ended: lines.count < batchEntries)
+            var batch = Batch()
+            var bytes = 0
+            while !ended, batch.lines.count < batchEntries, bytes < batchBytes {
+                let page = try storage.lines(from: next, count: storagePage)
+                next += Int64(page.count)
+                batch.lines += page
+                bytes += page.reduce(0) { $0 + $1.count }
+                if page.count < storagePage { ended = true }
+            }
+            batch.ended = ended
+            return batch
         }, verifySignatures: verifySignatures, from: nil, prepare: prepare, visit: visit)
     }
 

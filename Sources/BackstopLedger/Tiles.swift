@@ -244,7 +244,7 @@ public final class MerkleTiles {
     public static func build(from storage: any LedgerStorage, size: Int64) throws -> MerkleTiles {
         let tiles = MerkleTiles(directory: nil)
         while tiles.size < size {
-            let lines = try storage.lines(from: tiles.size, count: Int(min(size - tiles.size, 1_024)))
+            let lines = try storage.lines(from: tiles.size, count: Int(min(size - tiles.size, 64)))
             guard !lines.isEmpty else { throw LedgerError(.notFound, "the ledger has \(tiles.size) entries, not \(size)") }
             for line in lines { try tiles.append(try Entry.hash(line: line)) }
         }

@@ -6,7 +6,7 @@ public enum PostgresSchema {
     /// The statements, in order; each is idempotent, so applying them again is harmless.
     public static let statements: [String] = [
         """
-        CREATE TABLE IF NOT EXISTS backstop_entries (
+        CREATE TABLE IF NOT EXISTS public.backstop_entries (
             fund bytea  NOT NULL CHECK (length(fund) = 32),
             seq  bigint NOT NULL CHECK (seq >= 0),
             hash bytea  NOT NULL CHECK (length(hash) = 32),
@@ -16,11 +16,14 @@ public enum PostgresSchema {
         )
         """,
         """
-        CREATE OR REPLACE FUNCTION backstop_check_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE OR REPLACE FUNCTION public.backstop_check_entry() RETURNS trigger LANGUAGE plpgsql
+            SET search_path = pg_catalog, pg_temp AS $$
         DECLARE
             tail text[];
             previous bytea;
         BEGIN
+            -- search_path is pinned (above) and the table named with its schema, so that a
+            -- session cannot shadow either with a temporary table or a function of its own.
             -- The members after the body have a fixed form (Docs/FORMAT.md, section 3), so
             -- the end of the line names its prev and seq without parsing the body.
             tail := regexp_match(convert_from(NEW.line, 'UTF8'),
@@ -39,7 +42,7 @@ public enum PostgresSchema {
                     RAISE EXCEPTION 'backstop: entry 0 must have a zero prev and name its fund' USING ERRCODE = 'check_violation';
                 END IF;
             ELSE
-                SELECT hash INTO previous FROM backstop_entries WHERE fund = NEW.fund AND seq = NEW.seq - 1;
+                SELECT hash INTO previous FROM public.backstop_entries WHERE fund = NEW.fund AND seq = NEW.seq - 1;
                 IF previous IS NULL OR previous <> NEW.prev THEN
                     RAISE EXCEPTION 'backstop: entry % does not link to entry %', NEW.seq, NEW.seq - 1 USING ERRCODE = 'check_violation';
                 END IF;
@@ -49,26 +52,27 @@ public enum PostgresSchema {
         $$
         """,
         """
-        CREATE OR REPLACE FUNCTION backstop_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE OR REPLACE FUNCTION public.backstop_refuse_change() RETURNS trigger LANGUAGE plpgsql
+            SET search_path = pg_catalog, pg_temp AS $$
         BEGIN
             RAISE EXCEPTION 'backstop: the ledger is append-only (% refused)', TG_OP USING ERRCODE = 'insufficient_privilege';
         END
         $$
         """,
         """
-        CREATE OR REPLACE TRIGGER backstop_entries_insert BEFORE INSERT ON backstop_entries
-            FOR EACH ROW EXECUTE FUNCTION backstop_check_entry()
+        CREATE OR REPLACE TRIGGER backstop_entries_insert BEFORE INSERT ON public.backstop_entries
+            FOR EACH ROW EXECUTE FUNCTION public.backstop_check_entry()
         """,
         """
-        CREATE OR REPLACE TRIGGER backstop_entries_append_only BEFORE UPDATE OR DELETE ON backstop_entries
-            FOR EACH ROW EXECUTE FUNCTION backstop_refuse_change()
+        CREATE OR REPLACE TRIGGER backstop_entries_append_only BEFORE UPDATE OR DELETE ON public.backstop_entries
+            FOR EACH ROW EXECUTE FUNCTION public.backstop_refuse_change()
         """,
         """
-        CREATE OR REPLACE TRIGGER backstop_entries_no_truncate BEFORE TRUNCATE ON backstop_entries
-            FOR EACH STATEMENT EXECUTE FUNCTION backstop_refuse_change()
+        CREATE OR REPLACE TRIGGER backstop_entries_no_truncate BEFORE TRUNCATE ON public.backstop_entries
+            FOR EACH STATEMENT EXECUTE FUNCTION public.backstop_refuse_change()
         """,
         """
-        REVOKE UPDATE, DELETE, TRUNCATE ON backstop_entries FROM PUBLIC
+        REVOKE UPDATE, DELETE, TRUNCATE ON public.backstop_entries FROM PUBLIC
         """,
     ]
 

@@ -48,11 +48,15 @@ public final class PostgresStorage: LedgerStorage {
         /// - Throws: ``LedgerError`` `.notFound` naming what is wrong.
         public init(url text: String) throws {
             func bad(_ why: String) -> LedgerError { LedgerError(.notFound, "--ledger \(SafeURL.redacted(text)): \(why)") }
+            // Checked on the text first: a password holding '#', '?' or '/' is misread by a
+            // URL parser, and must be refused all the same.
+            let afterScheme = text[(text.range(of: "://")?.upperBound ?? text.startIndex)...]
+            let credentials = afterScheme.lastIndex(of: "@").map { afterScheme[..<$0] } ?? ""
+            guard !credentials.contains(":") else {
+                throw bad("a password on the command line is visible to every user of this machine; give it in PGPASSWORD or ?password-file=PATH")
+            }
             guard Self.isURL(text), let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
                 throw bad("expected postgres://USER@HOST:PORT/DATABASE")
-            }
-            guard url.password == nil else {
-                throw bad("a password on the command line is visible to every user of this machine; give it in PGPASSWORD or ?password-file=PATH")
             }
             guard let user = url.user, !user.isEmpty else { throw bad("name the user: postgres://USER@HOST:PORT/DATABASE") }
             let database = String(url.path.dropFirst())
@@ -119,9 +123,12 @@ public final class PostgresStorage: LedgerStorage {
         let password: String?
         if let file = address.passwordFile {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw LedgerError(.unavailable, "cannot read the password file \(SafeText.quoted(file))")
+                throw LedgerError(.notFound, "cannot read the password file \(SafeText.quoted(file))")
             }
-            password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+            // Its first line.
+            password = String(decoding: data, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first
+                .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\r")) } ?? ""
+
         } else {
             password = environment["PGPASSWORD"]
         }
@@ -138,6 +145,7 @@ public final class PostgresStorage: LedgerStorage {
         fundId = address.fund
         do {
             if createSchema { try applySchema() }
+            if forWriting { try refuseUndurableCommits() }
             // The lock first: a writer that waited for another one (perhaps creating the
             // fund) must see what that one wrote.
             if forWriting && exclusive { try lockWriter(waitSeconds: lockWaitSeconds) }
@@ -170,7 +178,7 @@ public final class PostgresStorage: LedgerStorage {
     /// The last stored entry of the fund.
     public func storedHead() throws -> StoredHead {
         guard let fundId else { return .empty }
-        let rows = try run("SELECT seq, hash FROM backstop_entries WHERE fund = \(Data(fundId)) ORDER BY seq DESC LIMIT 1")
+        let rows = try run("SELECT seq, hash FROM public.backstop_entries WHERE fund = \(Data(fundId)) ORDER BY seq DESC LIMIT 1")
         guard let row = rows.first else { return .empty }
         let (seq, hash) = try row.decode((Int64, Data).self)
         return StoredHead(count: seq + 1, hash: Array(hash))
@@ -179,7 +187,7 @@ public final class PostgresStorage: LedgerStorage {
     /// Up to `count` lines from entry `seq`.
     public func lines(from seq: Int64, count: Int) throws -> [[UInt8]] {
         guard let fundId, seq >= 0, count > 0 else { return [] }
-        let rows = try run("SELECT line FROM backstop_entries WHERE fund = \(Data(fundId)) AND seq >= \(seq) ORDER BY seq LIMIT \(Int64(count))")
+        let rows = try run("SELECT line FROM public.backstop_entries WHERE fund = \(Data(fundId)) AND seq >= \(seq) ORDER BY seq LIMIT \(Int64(count))")
         var lines: [[UInt8]] = []
         lines.reserveCapacity(rows.count)
         for row in rows { lines.append(Array(try row.decode(Data.self))) }
@@ -199,13 +207,23 @@ public final class PostgresStorage: LedgerStorage {
         do {
             // The head, read inside the transaction. A writer that commits the same
             // sequence number meanwhile makes the insert below fail on the primary key.
-            let rows = try run("SELECT seq, hash FROM backstop_entries WHERE fund = \(Data(fund)) ORDER BY seq DESC LIMIT 1")
+            let rows = try run("SELECT seq, hash FROM public.backstop_entries WHERE fund = \(Data(fund)) ORDER BY seq DESC LIMIT 1")
             let current = try rows.first.map { row -> StoredHead in
                 let (seq, hash) = try row.decode((Int64, Data).self)
                 return StoredHead(count: seq + 1, hash: Array(hash))
             } ?? .empty
             guard current == expected else {
                 throw LedgerError(.headMoved, "the ledger's head moved (expected \(expected), found \(current)); nothing was written")
+            }
+            if fundId == nil {
+                // A new fund: writers starting funds at once are serialized, and one that
+                // finds another fund started meanwhile stops (one fund per database unless
+                // the URL names it).
+                try run("SELECT pg_advisory_xact_lock(\(Self.lockClass), 2)")
+                if let other = try run("SELECT fund FROM public.backstop_entries WHERE seq = 0 AND fund <> \(Data(fund)) LIMIT 1").first {
+                    let id = Hex.encode(Array(try other.decode(Data.self)))
+                    throw LedgerError(.headMoved, "another fund (\(id)) was started in \(address.display) meanwhile; nothing was written")
+                }
             }
             for start in stride(from: 0, to: entries.count, by: Self.rowsPerStatement) {
                 let chunk = entries[start..<min(entries.count, start + Self.rowsPerStatement)]
@@ -220,7 +238,7 @@ public final class PostgresStorage: LedgerStorage {
                     try bindings.append(Data(prepared.entry.prev))
                     try bindings.append(Data(prepared.line))
                 }
-                try run(PostgresQuery(unsafeSQL: "INSERT INTO backstop_entries (fund, seq, hash, prev, line) VALUES " + values.joined(separator: ", "), binds: bindings),
+                try run(PostgresQuery(unsafeSQL: "INSERT INTO public.backstop_entries (fund, seq, hash, prev, line) VALUES " + values.joined(separator: ", "), binds: bindings),
                         seq: chunk.first?.entry.seq)
             }
             try run("COMMIT")
@@ -235,7 +253,7 @@ public final class PostgresStorage: LedgerStorage {
 
     /// The ids of the funds the database holds.
     public func funds() throws -> [[UInt8]] {
-        try run("SELECT fund FROM backstop_entries WHERE seq = 0 ORDER BY fund").map { Array(try $0.decode(Data.self)) }
+        try run("SELECT fund FROM public.backstop_entries WHERE seq = 0 ORDER BY fund").map { Array(try $0.decode(Data.self)) }
     }
 
     private func onlyFund() throws -> [UInt8]? {
@@ -250,6 +268,9 @@ public final class PostgresStorage: LedgerStorage {
     /// Creates the table and triggers if missing, under a lock so that two first writers
     /// do not race.
     private func applySchema() throws {
+        // A table made by an administrator (postgres.sql, applied as its owner) is left as
+        // it is: the role Backstop connects as may hold only SELECT and INSERT.
+        if let row = try run("SELECT to_regclass('public.backstop_entries') IS NOT NULL").first, try row.decode(Bool.self) { return }
         try run("BEGIN")
         do {
             try run("SELECT pg_advisory_xact_lock(\(Self.lockClass), 1)")
@@ -258,6 +279,16 @@ public final class PostgresStorage: LedgerStorage {
         } catch {
             _ = try? run("ROLLBACK")
             throw error
+        }
+    }
+
+    /// Refuses to write through a session whose commits return before they are durable
+    /// (`synchronous_commit = off`, which a role can set for itself).
+    private func refuseUndurableCommits() throws {
+        guard let row = try run("SELECT current_setting('synchronous_commit')").first else { return }
+        let setting = try row.decode(String.self)
+        guard setting != "off" else {
+            throw LedgerError(.unavailable, "synchronous_commit is off for this connection to \(address.display): a commit would return before it is durable; set it to on (ALTER ROLE ... RESET synchronous_commit)")
         }
     }
 
@@ -296,7 +327,9 @@ public final class PostgresStorage: LedgerStorage {
                 // 23505: another writer committed this sequence number first.
                 if state == "23505" { throw LedgerError(.headMoved, seq: seq, "another writer appended first (\(location)); nothing was written") }
                 // 23514 / 42501: the database's own chain checks or append-only rule.
-                if state == "23514" || state == "42501" { throw LedgerError(.invalidEntry, seq: seq, "PostgreSQL refused: \(Self.describe(error))") }
+                // 23514, or 42501 from the append-only trigger: the database's own checks.
+                let ours = error.serverInfo?[.message]?.hasPrefix("backstop:") == true
+                if state == "23514" || (state == "42501" && ours) { throw LedgerError(.invalidEntry, seq: seq, "PostgreSQL refused: \(Self.describe(error))") }
             }
             throw LedgerError(.unavailable, seq: seq, "PostgreSQL at \(address.display): \(Self.describe(error))")
         } catch {
@@ -336,11 +369,14 @@ public final class PostgresStorage: LedgerStorage {
     }
 }
 
-/// Removes a password from a URL before it is shown.
+/// A URL as it may be shown: whatever stood between `://` and the last `@` (user and
+/// password) is reduced to the user name before any `:`; the input is never echoed whole.
 enum SafeURL {
     static func redacted(_ text: String) -> String {
-        guard var url = URLComponents(string: text), url.password != nil else { return SafeText.sanitize(text) }
-        url.password = "REDACTED"
-        return SafeText.sanitize(url.string ?? "postgres://...")
+        guard let scheme = text.range(of: "://") else { return "(not a postgres:// URL)" }
+        let rest = text[scheme.upperBound...]
+        guard let at = rest.lastIndex(of: "@") else { return SafeText.sanitize(text) }
+        let user = rest[..<at].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return SafeText.sanitize(String(text[..<scheme.upperBound]) + user + (rest[..<at].contains(":") ? ":REDACTED" : "") + String(rest[at...]))
     }
 }

@@ -185,22 +185,7 @@ struct ConformanceTests {
     @Test("writers in three separate processes never fork the chain, and every acknowledged entry is stored", arguments: StoreKind.tested.filter { $0 != .memory })
     func concurrentProcesses(kind: StoreKind) throws {
         let name = try kind.makeLedger()
-        let load = productsDirectory.appendingPathComponent("backstop-load").path
-        let results = Results()
-        DispatchQueue.concurrentPerform(iterations: 3) { _ in
-            results.add(Result { try runProcess(load, [name, "20", "--reopen"]) })
-        }
-        var acknowledged: [Int64: String] = [:]
-        for result in results.all {
-            let process = try result.get()
-            #expect(process.status == 0, "\(process.stderr)")
-            for line in process.stdout.split(separator: "\n") where line.hasPrefix("ack ") {
-                let parts = line.split(separator: " ")
-                let seq = Int64(parts[1])!
-                #expect(acknowledged[seq] == nil, "entry \(seq) acknowledged twice: a fork")
-                acknowledged[seq] = String(parts[2])
-            }
-        }
+        let acknowledged = try runWriters(3, [name, "20", "--reopen"])
         #expect(acknowledged.count == 60)
         let reader = try kind.open(name, forWriting: false)
         defer { reader.close() }
@@ -223,6 +208,25 @@ struct ConformanceTests {
         #expect(try reader.lines(from: 4_990, count: 100) == entries[4_990...].map(\.line))
         #expect(try LedgerScan.scan(storage: reader, verifySignatures: false).entryCount == 5_000)
     }
+}
+
+/// Runs `count` backstop-load processes at once with `arguments`, expects each to succeed,
+/// and returns the entries they acknowledged (sequence number: hash), expecting none twice.
+func runWriters(_ count: Int, _ arguments: [String]) throws -> [Int64: String] {
+    let load = productsDirectory.appendingPathComponent("backstop-load").path
+    let results = Results()
+    DispatchQueue.concurrentPerform(iterations: count) { _ in results.add(Result { try runProcess(load, arguments) }) }
+    var acknowledged: [Int64: String] = [:]
+    for result in results.all {
+        let process = try result.get()
+        #expect(process.status == 0, "\(process.stderr)")
+        for line in process.stdout.split(separator: "\n") where line.hasPrefix("ack ") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, let seq = Int64(parts[1]) else { Issue.record("unreadable line \(line)"); continue }
+            #expect(acknowledged.updateValue(String(parts[2]), forKey: seq) == nil, "entry \(seq) acknowledged twice: a fork")
+        }
+    }
+    return acknowledged
 }
 
 /// Errors collected from several threads.

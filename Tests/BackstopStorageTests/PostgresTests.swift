@@ -17,18 +17,7 @@ struct PostgresTests {
         let genesis = try EntryMaker().entries(after: .empty, count: 1)
         try seed.append(genesis, expecting: .empty)
         seed.close()
-        let load = productsDirectory.appendingPathComponent("backstop-load").path
-        let results = Results()
-        DispatchQueue.concurrentPerform(iterations: 3) { _ in results.add(Result { try runProcess(load, [url, "30", "--race"]) }) }
-        var acknowledged: [Int64: String] = [:]
-        for result in results.all {
-            let process = try result.get()
-            #expect(process.status == 0, "\(process.stderr)")
-            for line in process.stdout.split(separator: "\n") where line.hasPrefix("ack ") {
-                let parts = line.split(separator: " ")
-                #expect(acknowledged.updateValue(String(parts[2]), forKey: Int64(parts[1])!) == nil, "entry \(parts[1]) acknowledged twice")
-            }
-        }
+        let acknowledged = try runWriters(3, [url, "30", "--race"])
         let reader = try PostgresStorage(url: url, forWriting: false)
         defer { reader.close() }
         let scan = try LedgerScan.scan(storage: reader, verifySignatures: true) { entry, hash in
@@ -91,9 +80,44 @@ struct PostgresTests {
                                                       packageRoot.appendingPathComponent("Docs/postgres.sql").path])
         #expect(applied.status == 0, "\(applied.stderr)")
         let store = try PostgresStorage(url: url, forWriting: true, createSchema: false)
-        defer { store.close() }
         try store.append(try EntryMaker().entries(after: .empty, count: 2), expecting: .empty)
+        store.close()
         #expect(try server.psql(database, "SELECT count(*) FROM backstop_entries").stdout == "2\n")
+
+        // A writer role with only SELECT and INSERT, as postgres.sql advises, can open and
+        // append (the schema is not applied again), but not change a row.
+        #expect(try server.psql(database, "CREATE ROLE fund_writer LOGIN; GRANT SELECT, INSERT ON public.backstop_entries TO fund_writer").status == 0)
+        let limited = "postgres://fund_writer@127.0.0.1:\(server.port)/\(database)"
+        let writer = try PostgresStorage(url: limited, forWriting: true, createSchema: true)
+        let head = try writer.storedHead()
+        try writer.append(try EntryMaker().entries(after: head, count: 1), expecting: head)
+        writer.close()
+        let update = try runProcess("/usr/bin/env", ["psql", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "fund_writer", "-d", database, "-qc", "UPDATE backstop_entries SET seq = seq"])
+        #expect(update.status != 0 && update.stderr.contains("ERROR"))
+    }
+
+    @Test("two writers starting a fund in one empty database at once: one starts it, the other is told the head moved")
+    func oneFundPerDatabase() throws {
+        let url = try PostgresServer.shared().makeDatabase()
+        let first = try PostgresStorage(url: url, forWriting: true, createSchema: true, exclusive: false)
+        let second = try PostgresStorage(url: url, forWriting: true, createSchema: true, exclusive: false)
+        defer { first.close(); second.close() }
+        try first.append(try EntryMaker().entries(after: .empty, count: 1), expecting: .empty)
+        let moved = #expect(throws: LedgerError.self) { try second.append(try EntryMaker().entries(after: .empty, count: 1), expecting: .empty) }
+        #expect(moved?.code == .headMoved)
+        #expect(try first.funds().count == 1)
+    }
+
+    @Test("a connection whose commits would not be durable (synchronous_commit = off) is refused for writing")
+    func undurableCommitsRefused() throws {
+        let server = try PostgresServer.shared()
+        let url = try server.makeDatabase()
+        let database = String(url.split(separator: "/").last!)
+        #expect(try server.psql(database, "ALTER DATABASE \(database) SET synchronous_commit = off").status == 0)
+        let refused = #expect(throws: LedgerError.self) { try PostgresStorage(url: url, forWriting: true, createSchema: true) }
+        #expect(refused?.code == .unavailable && refused?.reason.contains("synchronous_commit") == true)
+        // Reading is fine.
+        try PostgresStorage(url: url, forWriting: false).close()
     }
 
     @Test("ledger URLs: a password is refused and never echoed; user, database and fund are checked")
@@ -103,6 +127,13 @@ struct PostgresTests {
         #expect(try PostgresStorage.Address(url: "postgresql://u@h/d").port == 5432)
         let withPassword = #expect(throws: LedgerError.self) { try PostgresStorage.Address(url: "postgres://fund:hunter2@db.example/ledger") }
         #expect(withPassword?.reason.contains("PGPASSWORD") == true && withPassword?.reason.contains("hunter2") == false)
+        // A password a URL parser misreads (here after '#') is refused and never shown either.
+        for text in ["postgres://alice:1234#s3cret@db.example/fund", "postgres://alice:p/ss@db.example/fund"] {
+            let refused = #expect(throws: LedgerError.self) { try PostgresStorage.Address(url: text) }
+            #expect(refused?.reason.contains("s3cret") == false && refused?.reason.contains("p/ss") == false && refused?.reason.contains("PGPASSWORD") == true, "\(String(describing: refused))")
+            let cli = try runProcess(productsDirectory.appendingPathComponent("backstop").path, ["status", "--ledger", text, "--json"])
+            #expect(cli.status == 2 && !cli.stderr.contains("s3cret") && !cli.stdout.contains("s3cret") && !cli.stderr.contains("p/ss"), "\(cli.stderr)")
+        }
         for bad in ["postgres://db.example/ledger", "postgres://u@db.example/", "postgres://u@h/d?fund=12", "postgres://u@h/d?sslmode=disable", "postgres://"] {
             #expect(throws: LedgerError.self, "\(bad)") { try PostgresStorage.Address(url: bad) }
         }
@@ -178,5 +209,15 @@ struct PostgresTests {
         let notPrefix = try run(["import", "--from", path("other"), "--ledger", url], expect: 1)
         #expect(notPrefix.stderr.contains("rolled back") || notPrefix.stderr.contains("fork"), "\(notPrefix.stderr)")
         #expect(try run(["status", "--ledger", url, "--json", "--now", "2030-01-01T00:00:00Z"]).stdout == status)
+
+        // A source that does not verify is copied nowhere: no new folder is left behind.
+        try FileManager.default.copyItem(atPath: path("exported"), toPath: path("tampered"))
+        let file = path("tampered/ledger.jsonl")
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: file)))
+        let at = try #require(bytes.firstIndex(of: UInt8(ascii: "1")))
+        bytes[at] = UInt8(ascii: "2")
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        try run(["mirror", "--from", path("tampered"), "--to", path("fresh")], expect: 1)
+        #expect(!FileManager.default.fileExists(atPath: path("fresh")))
     }
 }
