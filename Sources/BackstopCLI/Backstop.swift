@@ -38,13 +38,11 @@ enum StoreOpeners {
     static func opener(for ledger: String) throws -> (any LedgerStoreOpener.Type)? {
         if let opener = registered.first(where: { $0.handles(ledger) }) { return opener }
         guard isStoreURL(ledger) else { return nil }
-        throw CLIError.badInput("\(SafeText.escape(redactedURL(ledger))) is a database ledger, which backstop-server opens; build it with: swift build -c release --product backstop-server")
+        throw CLIError.badInput("\(SafeText.escape(StorageURL.redacted(ledger))) is a database ledger, which backstop-server opens; build it with: swift build -c release --product backstop-server")
     }
 
     /// Whether `text` is a URL of a store (not a folder).
-    static func isStoreURL(_ text: String) -> Bool {
-        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
-    }
+    static func isStoreURL(_ text: String) -> Bool { StorageURL.isDatabase(text) }
 
     /// Whether an argument names a store URL, alone or as `--option=URL`.
     static func namesStoreURL(_ argument: String) -> Bool {
@@ -62,19 +60,6 @@ enum StoreOpeners {
         argv.append(nil)
         execv(server, &argv)
     }
-}
-
-/// A URL with any password in it replaced, for messages: whatever stands between `://`
-/// and the last `@` is cut to the user name (the input is never echoed with a password,
-/// even one that a URL parser would misread).
-func redactedURL(_ text: String) -> String {
-    guard let scheme = text.range(of: "://") else { return text }
-    let rest = text[scheme.upperBound...]
-    guard let at = rest.lastIndex(of: "@") else { return text }
-    let credentials = rest[..<at]
-    guard credentials.contains(":") else { return text }
-    let user = credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-    return String(text[..<scheme.upperBound]) + user + ":REDACTED" + String(rest[at...])
 }
 
 /// The `backstop` command line.

@@ -71,7 +71,7 @@ struct WaitOptions: ParsableArguments {
 /// `--ledger` names the folder; a path to the folder's ledger.jsonl means the folder.
 func ledgerFolder(_ path: String) throws -> URL {
     guard !StoreOpeners.isStoreURL(path) else {
-        throw CLIError.badInput("this verb reads a ledger folder, and \(SafeText.escape(redactedURL(path))) is a database: copy it to one first with backstop export --ledger URL --to DIR")
+        throw CLIError.badInput("this verb reads a ledger folder, and \(SafeText.escape(StorageURL.redacted(path))) is a database: copy it to one first with backstop export --ledger URL --to DIR")
     }
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
@@ -159,7 +159,7 @@ enum LedgerLocation {
     var display: String {
         switch self {
         case .folder(let url): url.path
-        case .store(let text, _): redactedURL(text)
+        case .store(let text, _): StorageURL.redacted(text)
         }
     }
 

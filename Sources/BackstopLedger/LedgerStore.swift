@@ -321,31 +321,15 @@ public final class LedgerStore: LedgerStorage {
         try append(entries)
     }
 
-    /// Where the next ``lines(from:count:)`` would continue reading cheaply.
-    private var readCursor: (seq: Int64, offset: UInt64) = (0, 0)
+    /// Reads lines for ``lines(from:count:)``, made when first needed.
+    private var reader: FolderReader?
 
     /// Up to `count` lines from entry `seq`, read from the file (entries this writer holds).
     public func lines(from seq: Int64, count: Int) throws -> [[UInt8]] {
         let total = (head?.seq ?? -1) + 1
         guard seq >= 0, seq < total, count > 0 else { return [] }
-        let path = directory.appendingPathComponent(Self.ledgerFileName).path
-        let reading = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard reading >= 0 else { throw LedgerError(.io, "cannot open \(path): \(errnoDescription())") }
-        defer { Glibc.close(reading) }
-        var (at, offset) = readCursor.seq <= seq ? readCursor : (0, 0)
-        guard lseek(reading, off_t(offset), SEEK_SET) == off_t(offset) else { throw LedgerError(.io, "cannot seek in \(path): \(errnoDescription())") }
-        var reader = LineReader(fd: reading, offset: offset)
-        var result: [[UInt8]] = []
-        while at < min(total, seq + Int64(count)) {
-            guard case .line(let line)? = try reader.next(limit: Entry.maximumLineBytes) else {
-                throw LedgerError(.io, seq: at, "\(path) ends before entry \(at)")
-            }
-            if at >= seq { result.append(line) }
-            at += 1
-            offset = reader.offset
-        }
-        readCursor = (at, offset)
-        return result
+        if reader == nil { reader = try FolderReader(directory: directory) }
+        return try reader?.lines(from: seq, count: Int(min(Int64(count), total - seq))) ?? []
     }
 
     /// Appended entries whose tiles are written out together.

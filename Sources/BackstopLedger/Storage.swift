@@ -83,6 +83,28 @@ extension LedgerStorage {
     }
 }
 
+/// Ledger URLs (`postgres://...`) as options name them, and as messages may show them.
+public enum StorageURL {
+    /// Whether `text` names a database ledger rather than a folder.
+    public static func isDatabase(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// `text` with any password cut out: whatever stands between `://` and the last `@` is
+    /// reduced to the user name, so a password is never shown, even one that a URL parser
+    /// would misread (holding `#`, `?` or `/`).
+    public static func redacted(_ text: String) -> String {
+        guard let scheme = text.range(of: "://") else { return text }
+        let rest = text[scheme.upperBound...]
+        guard let at = rest.lastIndex(of: "@"), rest[..<at].contains(":") else { return text }
+        let user = rest[..<at].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return String(text[..<scheme.upperBound]) + user + ":REDACTED" + String(rest[at...])
+    }
+
+    /// Whether `text` carries a password (a `:` before the last `@` after the scheme).
+    public static func hasPassword(_ text: String) -> Bool { redacted(text) != text }
+}
+
 /// Checks that `entries` extend `head` by sequence number and `prev`: the rule every store
 /// enforces on what it is given.
 package func checkLinks(_ entries: [PreparedEntry], after head: StoredHead) throws {

@@ -38,21 +38,17 @@ public final class PostgresStorage: LedgerStorage {
         public let passwordFile: String?
 
         /// Whether `text` is a PostgreSQL URL (and not a folder).
-        public static func isURL(_ text: String) -> Bool {
-            text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
-        }
+        public static func isURL(_ text: String) -> Bool { StorageURL.isDatabase(text) }
 
         /// Parses a URL, refusing one with a password in it (a command line is visible to
         /// every user of the machine).
         ///
         /// - Throws: ``LedgerError`` `.notFound` naming what is wrong.
         public init(url text: String) throws {
-            func bad(_ why: String) -> LedgerError { LedgerError(.notFound, "--ledger \(SafeURL.redacted(text)): \(why)") }
+            func bad(_ why: String) -> LedgerError { LedgerError(.notFound, "--ledger \(SafeText.sanitize(StorageURL.redacted(text))): \(why)") }
             // Checked on the text first: a password holding '#', '?' or '/' is misread by a
             // URL parser, and must be refused all the same.
-            let afterScheme = text[(text.range(of: "://")?.upperBound ?? text.startIndex)...]
-            let credentials = afterScheme.lastIndex(of: "@").map { afterScheme[..<$0] } ?? ""
-            guard !credentials.contains(":") else {
+            guard !StorageURL.hasPassword(text) else {
                 throw bad("a password on the command line is visible to every user of this machine; give it in PGPASSWORD or ?password-file=PATH")
             }
             guard Self.isURL(text), let url = URLComponents(string: text), let host = url.host, !host.isEmpty else {
@@ -366,17 +362,5 @@ public final class PostgresStorage: LedgerStorage {
         }
         if let underlying = error.underlying { return SafeText.sanitize("\(error.code): \(underlying)") }
         return SafeText.sanitize("\(error.code)")
-    }
-}
-
-/// A URL as it may be shown: whatever stood between `://` and the last `@` (user and
-/// password) is reduced to the user name before any `:`; the input is never echoed whole.
-enum SafeURL {
-    static func redacted(_ text: String) -> String {
-        guard let scheme = text.range(of: "://") else { return "(not a postgres:// URL)" }
-        let rest = text[scheme.upperBound...]
-        guard let at = rest.lastIndex(of: "@") else { return SafeText.sanitize(text) }
-        let user = rest[..<at].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return SafeText.sanitize(String(text[..<scheme.upperBound]) + user + (rest[..<at].contains(":") ? ":REDACTED" : "") + String(rest[at...]))
     }
 }
