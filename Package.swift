@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // The HTTP service (`backstop serve`), also off the demo's build path.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
     ],
     targets: [
         // The system libcrypto (Debian: libssl-dev). Only BackstopCrypto and the shim see it.
@@ -59,8 +61,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The same verbs with the PostgreSQL store.
-        .executableTarget(name: "backstop-server", dependencies: ["BackstopCLI", "BackstopPostgres"]),
+        // The signing-queue service and the public dashboard (Hummingbird 2).
+        .target(
+            name: "BackstopService",
+            dependencies: [
+                "BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopCLI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The same verbs with the PostgreSQL store, and `serve`.
+        .executableTarget(name: "backstop-server", dependencies: ["BackstopCLI", "BackstopPostgres", "BackstopService"]),
         // Appends synthetic entries to any store from several processes: the conformance
         // tests, the replication script and the append figures drive it.
         .executableTarget(name: "backstop-load", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopPostgres"]),
@@ -77,6 +89,8 @@ let package = Package(
         .testTarget(name: "BackstopFundTests", dependencies: ["BackstopFund", "BackstopFuzz", "BackstopTestSupport"]),
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop"]),
         // Every store passes the same conformance suite; PostgreSQL against a throwaway server.
+        // The service over HTTP, and its pages in headless Chromium.
+        .testTarget(name: "BackstopServiceTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop", "backstop-server"]),
         .testTarget(name: "BackstopStorageTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopPostgres", "BackstopTestSupport", "backstop", "backstop-server", "backstop-load"]),
     ]
 )

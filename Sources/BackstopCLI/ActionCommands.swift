@@ -38,6 +38,9 @@ struct ApproveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The time to judge expiry at (default: now). For tests.", visibility: .private))
     var now: String?
 
+    @Option(help: "A signing-queue service (backstop serve) to send the signature to, such as http://127.0.0.1:8080.")
+    var server: String?
+
     func run() throws {
         let (payload, bytes) = try readPayload(proposal)
         let folder = try ledger.map(LedgerLocation.init)
@@ -46,12 +49,25 @@ struct ApproveCommand: ParsableCommand {
         var screen = Screen(payload, state: state)
         let role = screen.signer(privateKey.publicKey, payload: payload)
         try addTimeAndLedgerWarnings(&screen, payload, state: state, folder: folder, now: now)
+        // The screen comes from the payload file (and the ledger copy); the service only
+        // queues it, and what it reports is shown as its word.
+        let queued = try server.map { try HTTPClient.propose($0, payload: bytes) }
+        for problem in queued?.1["problems"]?.arrayValue ?? [] {
+            screen.warn("the service reports: \(problem["message"]?.stringValue ?? "")")
+        }
         print("You are signing:")
         printScreen(screen, signer: role)
         try confirm(screen, yes: yes)
         let signature = try privateKey.signature(for: bytes)
         try Files.writeNew(out, signature.derRepresentation, mode: 0o644, what: "signature file")
         print("signed with key \(privateKey.publicKey.fingerprint) into \(out)")
+        guard let server, let (id, _) = queued else { return }
+        let answer = try HTTPClient.send("POST", HTTPClient.base(server) + "/v1/proposals/\(id)/signatures", body: signature.derRepresentation, contentType: "application/octet-stream")
+        guard answer.status == 200 || answer.status == 201, let json = answer.json else {
+            throw HTTPClient.refusal(answer, "the service did not take the signature (it is kept in \(out))")
+        }
+        print("sent to \(HTTPClient.base(server)): \(SafeText.sanitize(json["signature"]?["message"]?.stringValue ?? ""))")
+        for line in HTTPClient.analysisLines(json) { print(line) }
     }
 }
 

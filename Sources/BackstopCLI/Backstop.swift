@@ -16,6 +16,9 @@ public enum BackstopCommandLine {
         Backstop.main()
         exit(0)
     }
+
+    /// Makes `stores` openable by URL, for a program that runs verbs' code itself (`serve`).
+    package static func register(stores: [any LedgerStoreOpener.Type]) { StoreOpeners.register(stores) }
 }
 
 /// A kind of ledger store the command line can open by URL (`--ledger URL`).
@@ -49,10 +52,11 @@ enum StoreOpeners {
         isStoreURL(argument) || (argument.hasPrefix("--") && argument.split(separator: "=", maxSplits: 1).dropFirst().first.map { isStoreURL(String($0)) } == true)
     }
 
-    /// When an argument is a store URL this executable cannot open, runs `backstop-server`
-    /// (beside this executable) with the same arguments instead; returns if there is none.
+    /// When an argument is a store URL this executable cannot open, or the verb is `serve`,
+    /// runs `backstop-server` (beside this executable) with the same arguments instead;
+    /// returns if there is none.
     static func handOffIfNeeded(_ arguments: [String]) {
-        guard registered.isEmpty, arguments.prefix(while: { $0 != "--" }).contains(where: namesStoreURL) else { return }
+        guard registered.isEmpty, arguments.first == "serve" || arguments.prefix(while: { $0 != "--" }).contains(where: namesStoreURL) else { return }
         guard let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return }
         let server = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("backstop-server").path
         guard FileManager.default.isExecutableFile(atPath: server) else { return }
@@ -81,7 +85,7 @@ struct Backstop: ParsableCommand {
             GenesisCommand.self, InitCommand.self, ProposeCommand.self, ApproveCommand.self, CheckCommand.self, SubmitCommand.self,
             ContributeCommand.self, ClaimCommand.self, PetitionCommand.self, StatusCommand.self, LogCommand.self,
             VerifyCommand.self, CheckpointCommand.self, CosignCommand.self, ProveCommand.self, CheckProofCommand.self, MirrorCommand.self, ExportCommand.self, ImportCommand.self,
-            RestitutionCommand.self, InspectCommand.self, KeyCommand.self, SignatureCommand.self, DemoCommand.self, BenchCommand.self,
+            ServeCommand.self, ReportCommand.self, RestitutionCommand.self, InspectCommand.self, KeyCommand.self, SignatureCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
 
@@ -134,15 +138,15 @@ struct Backstop: ParsableCommand {
 }
 
 /// A failure as the command line reports it.
-struct Failure {
-    let code: String
-    let rule: String?
-    let seq: Int64?
-    let message: String
-    let exitCode: Int32
+package struct Failure {
+    package let code: String
+    package let rule: String?
+    package let seq: Int64?
+    package let message: String
+    package let exitCode: Int32
 
     /// Nil for the argument parser's help and version requests, which are not failures.
-    init?(_ error: Error) {
+    package init?(_ error: Error) {
         switch error {
         case let error as CLIError:
             self.init(code: error.code, rule: nil, seq: nil, message: error.message, exitCode: error.exitCode)

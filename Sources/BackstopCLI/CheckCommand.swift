@@ -18,8 +18,11 @@ struct CheckCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The ledger folder.")
-    var ledger: String
+    @Option(help: "The ledger (a folder or a database URL).")
+    var ledger: String?
+
+    @Option(help: "Instead of --ledger: the signing-queue service (backstop serve) holding the proposal and its signatures.")
+    var server: String?
 
     @Option(help: "The payload file.")
     var proposal: String
@@ -34,6 +37,11 @@ struct CheckCommand: ParsableCommand {
     var now: String?
 
     func run() throws {
+        if let server {
+            guard ledger == nil, signatures.isEmpty else { throw CLIError.badInput("with --server, give neither --ledger nor signature files: the service holds them") }
+            return try checkAtService(server)
+        }
+        guard let ledger else { throw CLIError.badInput("give --ledger (a folder or a database URL) or --server (a backstop serve URL)") }
         let folder = try LedgerLocation(ledger)
         let state = try readFund(folder)
         let (payload, bytes) = try readPayload(proposal)
@@ -42,10 +50,25 @@ struct CheckCommand: ParsableCommand {
         let analysis = state.analyze(payload, bytes: bytes, files: files, at: try parseNow(now), recordedAs: recorded)
         let accepted = analysis.wouldBeAccepted || analysis.recordedAs != nil
         if json {
-            printJSON(report(analysis, accepted: accepted))
+            printJSON(analysisReport(analysis))
         } else {
             for line in lines(analysis) { print(line) }
         }
+        if !accepted { throw ExitCode(1) }
+    }
+
+    /// The service's analysis of the proposal in its queue. Reads only: a proposal the
+    /// service does not hold is reported, not queued.
+    private func checkAtService(_ server: String) throws {
+        let (_, bytes) = try readPayload(proposal)
+        let id = Hex.encode(try SHA256.hash(bytes))
+        let answer = try HTTPClient.send("GET", HTTPClient.base(server) + "/v1/proposals/\(id)")
+        guard answer.status == 200, let report = answer.json else {
+            if answer.status == 404 { throw CLIError.refused("the service does not hold this proposal (queue id \(id)); send it with backstop approve --server") }
+            throw HTTPClient.refusal(answer, "the service did not answer")
+        }
+        if json { printJSON(report) } else { for line in HTTPClient.analysisLines(report) { print(line) } }
+        let accepted = report["wouldBeAccepted"]?.boolValue == true || report["alreadyRecorded"]?.integerValue != nil
         if !accepted { throw ExitCode(1) }
     }
 
@@ -76,34 +99,38 @@ struct CheckCommand: ParsableCommand {
         }
         return lines
     }
+}
 
-    private func report(_ analysis: ProposalAnalysis, accepted: Bool) -> JSONValue {
-        let header = analysis.payload.header
-        var object: [String: JSONValue] = [
-            "ok": .bool(accepted), "wouldBeAccepted": .bool(analysis.wouldBeAccepted),
-            "proposal": ["id": .string(header.id), "kind": .string(header.kind.rawValue), "fund": header.fund.map { .string($0) } ?? .null, "expires": .string(header.expires.description)],
-            "problems": .array(analysis.problems.map { ["code": .string($0.code), "message": .string($0.message)] }),
-            "alreadyRecorded": analysis.recordedAs.map { .integer($0) } ?? .null,
-            "refusal": analysis.refusal.map { ["rule": .string($0.rule.rawValue), "message": .string($0.reason)] } ?? .null,
-        ]
-        if !accepted, let refusal = analysis.refusal {
-            object["error"] = ["code": "refused", "rule": .string(refusal.rule.rawValue), "seq": .null, "message": .string(refusal.reason)]
-        }
-        if let intake = analysis.intake {
-            object["files"] = .array(intake.files.map { file in
-                var highS = false
-                if case .counted(_, let high) = file.verdict { highS = high }
-                return ["file": .string(file.name), "code": .string(file.verdict.code), "signer": file.verdict.signer.map { .string($0) } ?? .null,
-                        "highS": .bool(highS), "message": .string(file.verdict.explanation)]
-            })
-            object["groups"] = .array(intake.policy.groups.map { group in
-                ["role": .string(group.roleDescription), "threshold": .integer(Int64(group.threshold)),
-                 "signed": .array(intake.signed(in: group).map { .string($0) }), "missing": .array(intake.missing(in: group).map { .string($0) })]
-            })
-            if let threshold = intake.policy.petitionThreshold {
-                object["petition"] = ["threshold": .integer(Int64(threshold)), "distinct": .integer(Int64(intake.signatures.count))]
-            }
-        }
-        return .object(object)
+/// The `check --json` object: the proposal, each signature file's verdict, who signed, who
+/// is missing, and whether the entry would be accepted now.
+package func analysisReport(_ analysis: ProposalAnalysis) -> JSONValue {
+    let accepted = analysis.wouldBeAccepted || analysis.recordedAs != nil
+    let header = analysis.payload.header
+    var object: [String: JSONValue] = [
+        "ok": .bool(accepted), "wouldBeAccepted": .bool(analysis.wouldBeAccepted),
+        "proposal": ["id": .string(header.id), "kind": .string(header.kind.rawValue), "fund": header.fund.map { .string($0) } ?? .null, "expires": .string(header.expires.description)],
+        "problems": .array(analysis.problems.map { ["code": .string($0.code), "message": .string($0.message)] }),
+        "alreadyRecorded": analysis.recordedAs.map { .integer($0) } ?? .null,
+        "refusal": analysis.refusal.map { ["rule": .string($0.rule.rawValue), "message": .string($0.reason)] } ?? .null,
+    ]
+    if !accepted, let refusal = analysis.refusal {
+        object["error"] = ["code": "refused", "rule": .string(refusal.rule.rawValue), "seq": .null, "message": .string(refusal.reason)]
     }
+    if let intake = analysis.intake {
+        object["files"] = .array(intake.files.map { file in
+            var highS = false
+            if case .counted(_, let high) = file.verdict { highS = high }
+            return ["file": .string(file.name), "code": .string(file.verdict.code), "signer": file.verdict.signer.map { .string($0) } ?? .null,
+                    "highS": .bool(highS), "message": .string(file.verdict.explanation)]
+        })
+        object["groups"] = .array(intake.policy.groups.map { group in
+            ["role": .string(group.roleDescription), "threshold": .integer(Int64(group.threshold)),
+             "stillNeeded": .integer(Int64(max(group.threshold - intake.signed(in: group).count, 0))),
+             "signed": .array(intake.signed(in: group).map { .string($0) }), "missing": .array(intake.missing(in: group).map { .string($0) })]
+        })
+        if let threshold = intake.policy.petitionThreshold {
+            object["petition"] = ["threshold": .integer(Int64(threshold)), "distinct": .integer(Int64(intake.signatures.count))]
+        }
+    }
+    return .object(object)
 }

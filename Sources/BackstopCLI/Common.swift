@@ -147,27 +147,32 @@ func parseDuration(_ text: String, option: String) throws -> Int64 {
 }
 
 /// Where `--ledger` points: a folder, or a store this executable opens by URL.
-enum LedgerLocation {
+package enum LedgerLocation {
     case folder(URL)
     case store(String, any LedgerStoreOpener.Type)
+    /// A `backstop serve` URL, read over HTTP (mirror's source only).
+    case service(String)
 
-    init(_ text: String) throws {
+    package init(_ text: String) throws {
+        if HTTPClient.isServiceURL(text) { self = .service(HTTPClient.base(text)); return }
         if let opener = try StoreOpeners.opener(for: text) { self = .store(text, opener) } else { self = .folder(try ledgerFolder(text)) }
     }
 
     /// For messages: the folder's path or the URL without a password.
-    var display: String {
+    package var display: String {
         switch self {
         case .folder(let url): url.path
         case .store(let text, _): StorageURL.redacted(text)
+        case .service(let url): url
         }
     }
 
     /// Opens the store without its writer lock, to read.
-    func openForReading() throws -> any LedgerStorage {
+    package func openForReading() throws -> any LedgerStorage {
         switch self {
         case .folder(let url): throw CLIError.badInput("internal: \(url.path) is a folder")
         case .store(let text, let opener): try opener.open(text, forWriting: false, create: false, lockWaitSeconds: 0)
+        case .service(let url): HTTPLedger(url: url)
         }
     }
 }
@@ -176,7 +181,7 @@ enum LedgerLocation {
 func readFund(_ location: LedgerLocation) throws -> FundState {
     switch location {
     case .folder(let folder): return try readFund(folder)
-    case .store:
+    case .store, .service:
         let storage = try location.openForReading()
         defer { storage.close() }
         guard try storage.storedHead().count > 0 else { throw CLIError.badInput("no ledger in \(SafeText.escape(location.display)) (it holds no entries)") }
@@ -188,7 +193,7 @@ func readFund(_ location: LedgerLocation) throws -> FundState {
 func recorded(_ payload: Payload, state: FundState, at location: LedgerLocation) throws -> Int64? {
     switch location {
     case .folder(let folder): return try Fund.recorded(payload, state: state, file: folder.appendingPathComponent(LedgerStore.ledgerFileName))
-    case .store:
+    case .store, .service:
         let storage = try location.openForReading()
         defer { storage.close() }
         return try Fund.recorded(payload, state: state, storage: storage)
@@ -196,9 +201,9 @@ func recorded(_ payload: Payload, state: FundState, at location: LedgerLocation)
 }
 
 /// Opens a ledger to append, waiting `wait` seconds for another writer.
-func openFund(_ location: LedgerLocation, wait: Double) throws -> Fund {
+package func openFund(_ location: LedgerLocation, wait: Double, clock: @escaping @Sendable () -> Timestamp = Fund.systemClock) throws -> Fund {
     switch location {
-    case .folder(let folder): return try openFund(folder, wait: wait)
+    case .folder(let folder): return try replaying(folder) { try Fund.open(at: folder, lockWaitSeconds: wait, clock: clock) }
     case .store(let text, let opener):
         let storage = try opener.open(text, forWriting: true, create: false, lockWaitSeconds: wait)
         guard try storage.storedHead().count > 0 else {
@@ -206,11 +211,13 @@ func openFund(_ location: LedgerLocation, wait: Double) throws -> Fund {
             throw CLIError.badInput("no ledger in \(SafeText.escape(location.display)) (it holds no entries; start one with backstop init or backstop import)")
         }
         do {
-            return try replaying(location.display) { try Fund.open(storage: storage) }
+            return try replaying(location.display) { try Fund.open(storage: storage, clock: clock) }
         } catch {
             storage.close()
             throw error
         }
+    case .service(let url):
+        throw CLIError.badInput("\(SafeText.escape(url)) is a service: its ledger is written through its API (backstop approve --server)")
     }
 }
 
@@ -250,11 +257,15 @@ func writePayload(_ payload: JSONValue, to path: String) throws {
 /// Reads a payload file: canonical JSON that reads as a Backstop payload (its bytes are
 /// what was signed).
 func readPayload(_ path: String) throws -> (Payload, [UInt8]) {
-    let bytes = try Files.read(path, what: "payload file")
+    try parsePayload(try Files.read(path, what: "payload file"), source: "payload file \(SafeText.escape(path))")
+}
+
+/// Reads payload bytes from `source` (for messages).
+package func parsePayload(_ bytes: [UInt8], source: String) throws -> (Payload, [UInt8]) {
     do {
         return (try Payload(bytes: bytes), bytes)
     } catch {
-        throw CLIError.badInput("payload file \(SafeText.escape(path)) is not a Backstop payload the rules can read: \(error.reason) [rule \(error.rule.rawValue)]")
+        throw CLIError.badInput("\(source) is not a Backstop payload the rules can read: \(error.reason) [rule \(error.rule.rawValue)]")
     }
 }
 
@@ -275,7 +286,7 @@ func requireMember(_ id: String, _ state: FundState, option: String = "--member"
 }
 
 /// Prints a canonical JSON value on one line.
-func printJSON(_ value: JSONValue) {
+package func printJSON(_ value: JSONValue) {
     print(String(decoding: Canonical.encode(value), as: UTF8.self))
 }
 

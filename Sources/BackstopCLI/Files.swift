@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 
 /// Reading and writing the files the commands take, with errors that name the file.
-enum Files {
+package enum Files {
     /// The bytes of `path`, at most `limit` of them, or an exit-2 error naming the file.
     static func read(_ path: String, what: String, limit: Int = 64 << 20) throws -> [UInt8] {
         var info = stat()
@@ -93,7 +93,7 @@ enum Files {
 extension Files {
     /// Signature files named on the command line: each path is a `.sig` file or a folder
     /// of them. A `NAME.pub.pem` beside `NAME.sig` is read as the signer's key.
-    static func signatures(_ paths: [String], option: String) throws -> [SignatureFile] {
+    package static func signatures(_ paths: [String], option: String) throws -> [SignatureFile] {
         var files: [SignatureFile] = []
         for path in paths {
             var isDirectory: ObjCBool = false

@@ -161,6 +161,8 @@ struct InitCommand: ParsableCommand {
                 storage.close()
                 throw error
             }
+        case .service(let url):
+            throw CLIError.badInput("--ledger \(SafeText.escape(url)) is a service; a ledger is started in a folder or a database")
         }
         defer { fund.close() }
         if json { return printJSON(["ok": true, "fundId": .string(Hex.encode(fund.state.fundId)), "ledger": .string(location.display)]) }

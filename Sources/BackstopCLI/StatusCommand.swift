@@ -98,7 +98,7 @@ func assessmentReport(_ member: Member, _ state: FundState, at time: Timestamp) 
 }
 
 /// The `status --json` object.
-func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
+package func statusReport(_ state: FundState, at time: Timestamp) -> JSONValue {
     let dues = state.policy.asset
     let decimals = state.assets[dues] ?? 0
     let period = state.period(of: time)

@@ -315,7 +315,8 @@ struct MirrorCommand: ParsableCommand {
         abstract: "Copy a ledger's new entries to a mirror, after verifying them; refuse a source that is not an extension of the mirror.",
         discussion: """
             Example: backstop mirror --from fund/ --to mirror/
-            Either side may be a folder or a database URL (postgres://USER@HOST:PORT/DB). The \
+            Either side may be a folder or a database URL (postgres://USER@HOST:PORT/DB); the \
+            source may also be a service (http://HOST:PORT of backstop serve). The \
             source is verified whole (every entry, rule and recorded checkpoint). The mirror \
             must be a prefix of it: otherwise the first entry where they differ is reported, and \
             the mirror is left as it was. New entries are appended to the mirror with their exact \
@@ -323,7 +324,7 @@ struct MirrorCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The ledger to copy from (a folder or a database URL).") var from: String
+    @Option(help: "The ledger to copy from (a folder, a database URL, or a backstop serve URL such as http://127.0.0.1:8080).") var from: String
     @Option(help: "The mirror (a folder, made if missing, or a database URL).") var to: String
     @OptionGroup var waiting: WaitOptions
 
@@ -378,11 +379,19 @@ struct ImportCommand: ParsableCommand {
 /// Copies the verified entries of the ledger `from` that the ledger `to` lacks, after
 /// checking that `to` holds a prefix of `from`: mirror, export and import, for any stores.
 func copyLedger(from: String, to: String, wait: Double, verb: String) throws {
-    let sourceLocation = try LedgerLocation(from)
+    let sourceLocation: LedgerLocation
     let source: any LedgerStorage
-    switch sourceLocation {
-    case .folder(let folder): source = try FolderReader(directory: folder)
-    case .store: source = try sourceLocation.openForReading()
+    if HTTPClient.isServiceURL(from) {
+        // A service: read over HTTP and verified here like any other source.
+        let ledger = HTTPLedger(url: from)
+        source = ledger
+        sourceLocation = .service(ledger.location)
+    } else {
+        sourceLocation = try LedgerLocation(from)
+        switch sourceLocation {
+        case .folder(let folder): source = try FolderReader(directory: folder)
+        case .store, .service: source = try sourceLocation.openForReading()
+        }
     }
     defer { source.close() }
     guard try source.storedHead().count > 0 else { throw CLIError.badInput("no ledger in \(SafeText.escape(sourceLocation.display)) (it holds no entries)") }
@@ -399,6 +408,8 @@ func copyLedger(from: String, to: String, wait: Double, verb: String) throws {
         }
     case .store(let text, let opener):
         target = try opener.open(text, forWriting: true, create: true, lockWaitSeconds: wait)
+    case .service(let url):
+        throw CLIError.badInput("--to \(SafeText.escape(url)) is a service: its ledger is written through its API, not mirrored into")
     }
     defer { target?.close() }
     let held = try target?.storedHead() ?? .empty

@@ -67,6 +67,13 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The minor-unit spelling.
     public var description: String { String(minorUnits) }
 
+    /// `self × scale ÷ total`, rounded down and at most `scale`: a chart coordinate or a
+    /// percentage drawn with no floating point. 0 when `total` is zero.
+    public func scaled(_ scale: Int, of total: Amount) -> Int {
+        guard total > .zero, scale > 0 else { return 0 }
+        return Int(Swift.min(minorUnits * BigUInt(scale) / total.minorUnits, BigUInt(scale)))
+    }
+
     /// Orders by value.
     public static func < (lhs: Amount, rhs: Amount) -> Bool { lhs.minorUnits < rhs.minorUnits }
     /// The sum.

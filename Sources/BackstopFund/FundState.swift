@@ -163,6 +163,9 @@ public struct Balance: Sendable, Hashable {
     public internal(set) var paid = Amount.zero
     /// What new releases may still use.
     public var available: Amount { contributed - reserved - paid }
+
+    /// Nothing contributed, reserved or paid: an asset before its first contribution.
+    public init() {}
 }
 
 /// A breach claim.

@@ -1,6 +1,7 @@
 import BackstopCLI
 import BackstopLedger
 import BackstopPostgres
+import BackstopService
 
 /// `--ledger postgres://USER@HOST:PORT/DATABASE[?fund=ID&password-file=PATH]`.
 enum PostgresOpener: LedgerStoreOpener {
@@ -11,4 +12,8 @@ enum PostgresOpener: LedgerStoreOpener {
     }
 }
 
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "serve" {
+    await BackstopServe.main(arguments: Array(arguments.dropFirst()), stores: [PostgresOpener.self])
+}
 BackstopCommandLine.main(stores: [PostgresOpener.self])
