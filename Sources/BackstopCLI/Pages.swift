@@ -73,7 +73,10 @@ package enum Pages {
             let balance = state.balances[asset] ?? Balance()
             out += "<tr data-asset=\"\(html(asset))\"><th>\(html(asset))</th>"
             for (name, amount) in [("contributed", balance.contributed), ("reserved", balance.reserved), ("paid", balance.paid), ("available", balance.available)] {
-                out += "<td class=\"num\" data-field=\"\(name)\" data-units=\"\(amount.decimalString(decimals: state.assets[asset] ?? 0))\">\(html(state.show(amount, asset)))</td>"
+                // The row names the asset: the cells show the number alone, so that a phone fits the table.
+                var shown = state.show(amount, asset)
+                if shown.hasSuffix(" " + asset) { shown.removeLast(asset.count + 1) }
+                out += "<td class=\"num\" data-field=\"\(name)\" data-units=\"\(amount.decimalString(decimals: state.assets[asset] ?? 0))\">\(html(shown))</td>"
             }
             out += "</tr>"
         }
@@ -89,14 +92,14 @@ package enum Pages {
     /// A line chart of contributed, reserved and paid: pixel positions come from integer
     /// arithmetic on the amounts, so no amount passes through floating point.
     private static func chart(_ points: [(Timestamp, Balance)], asset: String, state: FundState) -> String {
-        let width = 600, height = 180, left = 8, top = 8
+        let width = 600, height = 190, left = 8, top = 14
         let maximum = points.map { max($0.1.contributed, $0.1.reserved, $0.1.paid) }.max() ?? .zero
         guard let first = points.first?.0.secondsSinceEpoch, let last = points.last?.0.secondsSinceEpoch else { return "" }
         let span = max(last - first, 1)
         func x(_ time: Timestamp) -> Int { left + Int((time.secondsSinceEpoch - first) * Int64(width - 2 * left) / span) }
         func y(_ amount: Amount) -> Int {
             guard maximum > .zero else { return height - top }
-            return height - top - amount.scaled(height - 2 * top, of: maximum)
+            return height - top - amount.scaled(height - 2 * top - 8, of: maximum)
         }
         var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(html(asset)) balances over time\" xmlns=\"http://www.w3.org/2000/svg\">"
         svg += "<line x1=\"\(left)\" y1=\"\(height - top)\" x2=\"\(width - left)\" y2=\"\(height - top)\" class=\"axis\"/>"
@@ -110,7 +113,9 @@ package enum Pages {
             path += " H\(width - left)"
             svg += "<path class=\"\(series)\" d=\"\(path)\"><title>\(series)</title></path>"
         }
-        svg += "<text x=\"\(left)\" y=\"\(top + 10)\" class=\"label\">max \(html(state.show(maximum, asset)))</text></svg>"
+        svg += "<text x=\"\(left + 4)\" y=\"\(top + 10)\" class=\"label\">max \(html(state.show(maximum, asset)))</text>"
+        svg += "<text x=\"\(left)\" y=\"\(height - 1)\" class=\"label\">\(html(String(points[0].0.description.prefix(10))))</text>"
+        svg += "<text x=\"\(width - left)\" y=\"\(height - 1)\" class=\"label\" text-anchor=\"end\">\(html(String(points[points.count - 1].0.description.prefix(10))))</text></svg>"
         svg += "<p class=\"legend\"><span class=\"key contributed\"></span>contributed <span class=\"key reserved\"></span>reserved <span class=\"key paid\"></span>paid</p>"
         return svg
     }
@@ -208,7 +213,9 @@ package enum Pages {
     private static func activity(_ history: FundHistory) -> String {
         var out = "<section id=\"activity\"><h2>Latest entries, and who signed them</h2><ol class=\"entries\" reversed>"
         for item in history.activity.reversed() {
-            out += "<li value=\"\(item.seq)\"><span class=\"meta\">#\(item.seq) · \(html(item.time.description)) · \(html(item.kind))</span> \(html(item.summary))"
+            // The summary's own "signed by" shortens names; the line below gives them whole.
+            let summary = item.summary.range(of: "; signed by ").map { String(item.summary[..<$0.lowerBound]) } ?? item.summary
+            out += "<li value=\"\(item.seq)\"><span class=\"meta\">#\(item.seq) · \(html(item.time.description)) · \(html(item.kind))</span> \(html(summary))"
             if !item.signers.isEmpty {
                 let names = item.signers.count > 8 ? Array(item.signers.prefix(8)) + ["and \(item.signers.count - 8) more"] : item.signers
                 out += "<br><small>signed by \(html(names.joined(separator: ", ")))</small>"

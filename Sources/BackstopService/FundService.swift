@@ -31,7 +31,7 @@ actor FundService {
     private let queueFolder: URL
     private let clock: @Sendable () -> Timestamp
     private let autoSubmit: Bool
-    let copyCommand: String
+    private(set) var copyCommand: String
 
     /// Opens the ledger at `location` for writing and loads the queue kept in `queue`.
     init(location: LedgerLocation, queue: URL, autoSubmit: Bool, clock: @escaping @Sendable () -> Timestamp, copyCommand: String) throws {
@@ -66,6 +66,9 @@ actor FundService {
     }
 
     func close() { fund.close() }
+
+    /// Sets the address the dashboard tells readers to mirror from.
+    func setPublicURL(_ url: String) { copyCommand = "backstop mirror --from \(url) --to fund-copy" }
 
     var now: Timestamp { clock() }
     var state: FundState { fund.state }

@@ -17,16 +17,13 @@ public enum BackstopServe {
             let options = try ServeOptions.parse(arguments)
             try await run(options)
             exit(0)
+        } catch let error as ServiceError {
+            FileHandle.standardError.write(Data("backstop: \(SafeText.sanitize(error.message))\n".utf8))
+            exit(error.status == .badRequest ? 2 : error.status == .serviceUnavailable ? 3 : 4)
         } catch {
-            if let failure = Failure(error) {
-                FileHandle.standardError.write(Data("backstop: \(SafeText.sanitize(failure.message))\n".utf8))
-                exit(failure.exitCode)
-            }
-            if let error = error as? ServiceError {
-                FileHandle.standardError.write(Data("backstop: \(SafeText.sanitize(error.message))\n".utf8))
-                exit(error.status == .serviceUnavailable ? 3 : 4)
-            }
-            ServeOptions.exit(withError: error)
+            guard let failure = Failure(error) else { ServeOptions.exit(withError: error) }
+            FileHandle.standardError.write(Data("backstop: \(SafeText.sanitize(failure.message))\n".utf8))
+            exit(failure.exitCode)
         }
     }
 
@@ -59,8 +56,9 @@ public enum BackstopServe {
             router: router,
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(options.idleTimeout)))),
             configuration: .init(address: .hostname(host, port: port), serverName: "backstop"),
-            onServerRunning: { channel in
+            onServerRunning: { [given = options.publicURL] channel in
                 let bound = channel.localAddress?.port ?? port
+                if given == nil { await service.setPublicURL("http://\(host):\(bound)") }
                 FileHandle.standardOutput.write(Data("listening on http://\(host):\(bound) (ledger \(display), queue \(queue.path))\n".utf8))
             },
             logger: logger

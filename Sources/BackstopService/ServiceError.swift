@@ -25,7 +25,14 @@ struct ServiceError: Error {
     init(_ error: Error) {
         if let error = error as? ServiceError { self = error; return }
         if let error = error as? HTTPError {
-            self.init(status: error.status, code: error.status == .contentTooLarge ? "tooLarge" : "badInput", message: error.body ?? "\(error.status)")
+            let code = switch error.status {
+            case .contentTooLarge: "tooLarge"
+            case .notFound: "notFound"
+            case .methodNotAllowed: "methodNotAllowed"
+            default: "badInput"
+            }
+            let message = error.status == .notFound ? "no such page or API route; the routes are in Docs/openapi.json" : error.body ?? "\(error.status)"
+            self.init(status: error.status, code: code, message: message)
             return
         }
         guard let failure = Failure(error) else {

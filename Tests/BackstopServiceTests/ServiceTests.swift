@@ -1,1 +1,303 @@
+import BackstopCrypto
+import BackstopLedger
+import BackstopTestSupport
+import Foundation
 import Testing
+
+@Suite("The service: the demo's release through the signing queue, refusals, restarts, witnesses")
+struct ServiceTests {
+    /// The demo's release, signed through the service by four delegates (the fourth with
+    /// plain openssl): the third answer says one signature is missing, the fourth appends,
+    /// and the dashboard shows the pending release with its countdown.
+    @Test func demoReleaseThroughTheService() async throws {
+        let releaseSeq = try Demo.firstEntry("release")
+        let (ledger, time) = try Demo.prefix(releaseSeq)
+        let service = try Service(["--ledger", ledger.path, "--now", time])
+        let release = try Demo.work("release-1.json")
+        let id = try sha256(release)
+
+        let queued = try await service.post("/v1/proposals", try bytes(release), type: "application/json")
+        #expect(queued.status == 201)
+        #expect(queued.json["queueId"]?.stringValue == id)
+        #expect(queued.json["wouldBeAccepted"] == .bool(false))
+        #expect(queued.json["refusal"]?["rule"]?.stringValue == "threshold")
+        // Queued again: the same proposal, not a second one.
+        #expect(try await service.post("/v1/proposals", try bytes(release), type: "application/json").status == 200)
+
+        let before = try sha256(ledger.appendingPathComponent("ledger.jsonl"))
+        // Refused signatures: over another payload, by a member, not DER. Nothing changes.
+        let other = try await service.post("/v1/proposals/\(id)/signatures", try bytes(try Demo.work("genesis.delegate-4.sig")))
+        #expect(other.status == 422)
+        #expect(other.json["error"]?["code"]?.stringValue == "otherPayload")
+        let memberSignature = try PrivateKey(pemRepresentation: String(contentsOf: demoKeys.appendingPathComponent("exchange-a.key.pem"), encoding: .utf8))
+            .signature(for: try bytes(release)).derRepresentation
+        let member = try await service.post("/v1/proposals/\(id)/signatures", memberSignature)
+        #expect(member.status == 422)
+        #expect(member.json["error"]?["code"]?.stringValue == "notAllowed")
+        let garbage = try await service.post("/v1/proposals/\(id)/signatures", Array("not a signature".utf8))
+        #expect(garbage.status == 422)
+        #expect(garbage.json["error"]?["code"]?.stringValue == "malformed")
+        #expect(try sha256(ledger.appendingPathComponent("ledger.jsonl")) == before)
+
+        var answers: [Service.Answer] = []
+        for delegate in [1, 2, 3] {
+            answers.append(try await service.post("/v1/proposals/\(id)/signatures", try bytes(try Demo.work("release-1.delegate-\(delegate).sig"))))
+        }
+        #expect(answers.map(\.status) == [201, 201, 201])
+        #expect(answers[0].json["signature"]?["signer"]?.stringValue == "delegate-1 (Binance)")
+        let third = answers[2].json
+        let group = third["groups"]?.arrayValue?.first
+        #expect(group?["stillNeeded"] == .integer(1))
+        #expect(group?["signed"]?.arrayValue?.count == 3)
+        #expect(group?["missing"]?.arrayValue?.contains(.string("delegate-4 (OKX)")) == true)
+        #expect(third["appended"] == .null)
+        #expect(try sha256(ledger.appendingPathComponent("ledger.jsonl")) == before)
+
+        // The same signature again changes nothing and says so.
+        let again = try await service.post("/v1/proposals/\(id)/signatures", try bytes(try Demo.work("release-1.delegate-2.sig")))
+        #expect(again.status == 200)
+        #expect(again.json["signature"]?["code"]?.stringValue == "duplicate")
+
+        // The fourth, made with plain openssl (often high S), appends the entry.
+        let folder = try makeTemporaryDirectory()
+        let opensslSignature = folder.appendingPathComponent("d5.sig")
+        let signed = try openssl("dgst", "-sha256", "-sign", demoKeys.appendingPathComponent("delegate-5.key.pem").path, "-out", opensslSignature.path, release.path)
+        #expect(signed.status == 0)
+        let fourth = try await service.post("/v1/proposals/\(id)/signatures", try bytes(opensslSignature))
+        #expect(fourth.status == 201)
+        #expect(fourth.json["appended"]?["seq"] == .integer(Int64(releaseSeq)))
+        #expect(fourth.json["appended"]?["kind"]?.stringValue == "release")
+        #expect(fourth.json["alreadyRecorded"] == .integer(Int64(releaseSeq)))
+        #expect(try await service.get("/v1/queue").json == .array([]))
+
+        // The dashboard shows the pending release, its destinations and its countdown.
+        let page = try await service.get("/").text
+        #expect(page.contains("data-release=\"release-1\""))
+        #expect(page.contains("restitution-pool-exchange-a"))
+        #expect(page.contains("at the earliest (in 23 h 59 min)") || page.contains("at the earliest (in 24 h 0 min)"))
+        if Browser.testable {
+            let seen = try Browser.run(["dashboard", service.url + "/", Browser.screenshots.path])
+            let countdown = seen["desktop"]?["releases"]?.arrayValue?.first?["countdown"]?.stringValue ?? ""
+            #expect(countdown.hasPrefix("Payable from "))
+            #expect(countdown.contains("(in 2"))
+        }
+
+        #expect(service.stop() == 0)
+        let verified = try backstop(["verify", "--ledger", ledger.path])
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let lines = try String(contentsOf: ledger.appendingPathComponent("ledger.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == releaseSeq + 1)
+        #expect(try JSONParser.parse(Array(lines.last!.utf8))["kind"]?.stringValue == "release")
+    }
+
+    /// Every refused request is answered with a clear JSON error and leaves the ledger and
+    /// the queue as they were.
+    @Test func refusalsChangeNothing() async throws {
+        let (ledger, time) = try Demo.prefix(try Demo.firstEntry("release"))
+        let service = try Service(["--ledger", ledger.path, "--now", time, "--max-body", "4096"])
+        let file = ledger.appendingPathComponent("ledger.jsonl")
+        let before = try sha256(file)
+        let queue = URL(fileURLWithPath: ledger.path + "-queue")
+        let unknown = String(repeating: "ab", count: 32)
+        let cases: [(String, String, [UInt8]?, String?, Int, String)] = [
+            ("POST", "/v1/proposals", Array("{\"kind\":".utf8), "application/json", 400, "badInput"),
+            ("POST", "/v1/proposals", try bytes(try Demo.work("genesis.json")), "application/json", 400, "badInput"),
+            ("POST", "/v1/proposals", [UInt8](repeating: 0x20, count: 5000), "application/json", 413, "tooLarge"),
+            ("POST", "/v1/proposals/\(unknown)/signatures", [0x30, 0x00], "application/octet-stream", 404, "notFound"),
+            ("POST", "/v1/proposals/\(unknown)/submit", nil, nil, 404, "notFound"),
+            ("GET", "/v1/proposals/\(unknown)", nil, nil, 404, "notFound"),
+            ("GET", "/petitions/\(unknown)", nil, nil, 404, "notFound"),
+            ("GET", "/v1/entries?from=abc", nil, nil, 400, "badInput"),
+            ("GET", "/v1/entries?from=-1", nil, nil, 400, "badInput"),
+            ("GET", "/v1/proofs/inclusion?seq=999", nil, nil, 400, "badInput"),
+            ("GET", "/v1/proofs/consistency?from=0", nil, nil, 400, "badInput"),
+            ("POST", "/v1/checkpoint/cosignatures", Array("not a note".utf8), "text/plain", 400, "badInput"),
+            ("POST", "/v1/checkpoint/cosignatures", Array("backstop/00\n1\nAAAA\n".utf8), "text/plain", 409, "stale"),
+            ("GET", "/no/such/page", nil, nil, 404, "notFound"),
+        ]
+        for (method, path, body, type, status, code) in cases {
+            let answer = try await service.request(method, path, body: body, type: type)
+            #expect(answer.status == status, "\(method) \(path): \(answer.text)")
+            #expect(answer.json["ok"] == .bool(false), "\(method) \(path)")
+            #expect(answer.json["error"]?["code"]?.stringValue == code, "\(method) \(path): \(answer.text)")
+            #expect(answer.headers["content-type"] == "application/json")
+        }
+        // Signatures as JSON: unknown fields, a key that is not a key, hex that is not hex.
+        let id = try sha256(try Demo.work("release-1.json"))
+        #expect(try await service.post("/v1/proposals", try bytes(try Demo.work("release-1.json")), type: "application/json").status == 201)
+        for body in [#"{"signature":"3000","extra":1}"#, #"{"signature":"3000","publicKey":"00"}"#, #"{"signature":"zz"}"#, "[1]"] {
+            let answer = try await service.post("/v1/proposals/\(id)/signatures", Array(body.utf8), type: "application/json")
+            #expect(answer.status == 400, "\(body): \(answer.text)")
+        }
+        // A payload already on the ledger is not queued: the answer names its entry.
+        let recorded = try await service.post("/v1/proposals", try bytes(try Demo.work("admit-exchange-a.json")), type: "application/json")
+        #expect(recorded.status == 200)
+        #expect(recorded.json["alreadyRecorded"] == .integer(1))
+        #expect(try sha256(file) == before)
+        let queued = try FileManager.default.contentsOfDirectory(atPath: queue.path).filter { !$0.hasPrefix(".") }
+        #expect(queued == [id])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: queue.appendingPathComponent(id).path) == ["payload.json"])
+        #expect(service.stop() == 0)
+    }
+
+    /// Signatures acknowledged by the service survive a restart, in files the CLI reads.
+    @Test func queueSurvivesRestart() async throws {
+        let (ledger, time) = try Demo.prefix(try Demo.firstEntry("release"))
+        let release = try Demo.work("release-1.json")
+        let id = try sha256(release)
+        var service = try Service(["--ledger", ledger.path, "--now", time])
+        _ = try await service.post("/v1/proposals", try bytes(release), type: "application/json")
+        for delegate in [1, 2] {
+            #expect(try await service.post("/v1/proposals/\(id)/signatures", try bytes(try Demo.work("release-1.delegate-\(delegate).sig"))).status == 201)
+        }
+        #expect(service.stop() == 0)
+        service = try Service(["--ledger", ledger.path, "--now", time])
+        let after = try await service.get("/v1/proposals/\(id)").json
+        #expect(after["groups"]?.arrayValue?.first?["signed"]?.arrayValue?.count == 2)
+        #expect(service.stop() == 0)
+        let queueFolder = ledger.path + "-queue/" + id
+        let check = try backstop(["check", "--ledger", ledger.path, "--proposal", queueFolder + "/payload.json", queueFolder, "--now", time])
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("signed by 2 of the 4 needed"), "\(check.stdout)")
+    }
+
+    /// `backstop approve --server` and `backstop check --server` as a delegate uses them.
+    @Test func approveAndCheckThroughTheServer() async throws {
+        let (ledger, time) = try Demo.prefix(try Demo.firstEntry("release"))
+        let service = try Service(["--ledger", ledger.path, "--now", time])
+        let release = try Demo.work("release-1.json").path
+        let folder = try makeTemporaryDirectory()
+
+        let notHeld = try backstop(["check", "--server", service.url, "--proposal", release])
+        #expect(notHeld.status == 1)
+        #expect(notHeld.stderr.contains("does not hold this proposal"))
+
+        var outputs: [ProcessResult] = []
+        for delegate in [1, 2, 3, 4] {
+            outputs.append(try backstop(["approve", "--key", demoKeys.appendingPathComponent("delegate-\(delegate).key.pem").path, "--proposal", release,
+                                         "--out", folder.appendingPathComponent("d\(delegate).sig").path, "--server", service.url, "--yes", "--now", time]))
+            if delegate == 1 {
+                let check = try backstop(["check", "--server", service.url, "--proposal", release])
+                #expect(check.status == 1)
+                #expect(check.stdout.contains("signed by 1 of the 4 needed"), "\(check.stdout)")
+                #expect(check.stdout.contains("still needed: 3 more"))
+            }
+        }
+        #expect(outputs.map(\.status) == [0, 0, 0, 0], "\(outputs.map(\.stderr))")
+        #expect(outputs[0].stdout.contains("You are signing:"))
+        #expect(outputs[2].stdout.contains("still needed: 1 more"), "\(outputs[2].stdout)")
+        #expect(outputs[3].stdout.contains("appended entry \(try Demo.firstEntry("release"))"), "\(outputs[3].stdout)")
+        let done = try backstop(["check", "--server", service.url, "--proposal", release, "--json"])
+        #expect(done.status == 0)
+        #expect(try JSONParser.parse(Array(done.stdout.utf8))["alreadyRecorded"]?.integerValue == Int64(try Demo.firstEntry("release")))
+        #expect(service.stop() == 0)
+    }
+
+    /// Anyone can copy the ledger from the service and check it alone; the service's
+    /// status, entries and proofs are the ledger's.
+    @Test func mirrorStatusEntriesProofs() async throws {
+        let lines = try String(contentsOf: try Demo.ledger(), encoding: .utf8).split(separator: "\n").count
+        let (ledger, _) = try Demo.prefix(lines)
+        let service = try Service(["--ledger", ledger.path])
+        let copy = try makeTemporaryDirectory().appendingPathComponent("copy")
+        let mirrored = try backstop(["mirror", "--from", service.url + "/", "--to", copy.path])
+        #expect(mirrored.status == 0, "\(mirrored.stderr)")
+        #expect(try bytes(copy.appendingPathComponent("ledger.jsonl")) == bytes(ledger.appendingPathComponent("ledger.jsonl")))
+
+        let all = try bytes(ledger.appendingPathComponent("ledger.jsonl")).split(separator: UInt8(ascii: "\n")).map(Array.init)
+        let page = try await service.get("/v1/entries?from=5&limit=3")
+        #expect(page.headers["content-type"] == "application/jsonl")
+        #expect(page.body == all[5...7].flatMap { $0 + [UInt8(ascii: "\n")] })
+        #expect(try await service.get("/v1/entries?from=\(lines)").body.isEmpty)
+
+        let status = try await service.get("/v1/status").json
+        let asOf = status["asOf"]?.stringValue ?? ""
+        let cli = try backstop(["status", "--ledger", copy.path, "--json", "--now", asOf])
+        #expect(try JSONParser.parse(Array(cli.stdout.utf8)) == status)
+
+        let proof = try await service.get("/v1/proofs/inclusion?seq=7").json
+        let leaf = try Entry.hash(line: all[7])
+        let path = (proof["proof"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(Base64.decode) }
+        let root = Base64.decode(proof["root"]?.stringValue ?? "") ?? []
+        #expect(Merkle.verifyInclusion(leaf: leaf, index: 7, size: Int64(lines), proof: path, root: root))
+        #expect(proof["line"]?.stringValue == Base64.encode(all[7]))
+        let consistency = try await service.get("/v1/proofs/consistency?from=10").json
+        #expect(Merkle.verifyConsistency(old: 10, new: Int64(lines), oldRoot: Base64.decode(consistency["fromRoot"]?.stringValue ?? "") ?? [],
+                                         newRoot: root, proof: (consistency["proof"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(Base64.decode) }))
+        #expect(service.stop() == 0)
+    }
+
+    /// Witnesses cosign the service's checkpoint over HTTP from their own copies; at the
+    /// quorum the checkpoint is recorded.
+    @Test func witnessesCosignOverHTTP() async throws {
+        let lines = try String(contentsOf: try Demo.ledger(), encoding: .utf8).split(separator: "\n").count
+        let (ledger, _) = try Demo.prefix(lines)
+        let service = try Service(["--ledger", ledger.path])
+        let folder = try makeTemporaryDirectory()
+        let note = folder.appendingPathComponent("checkpoint.txt")
+        let drafted = try await service.get("/v1/checkpoint")
+        #expect(drafted.text.hasSuffix("\n\(lines)\n" + drafted.text.split(separator: "\n").last! + "\n"))
+        try Data(drafted.body).write(to: note)
+        #expect(try backstop(["mirror", "--from", service.url, "--to", folder.appendingPathComponent("copy").path]).status == 0)
+
+        var answers: [Service.Answer] = []
+        for witness in [1, 2] {
+            let cosigned = try backstop(["cosign", "--ledger", folder.appendingPathComponent("copy").path, "--key", demoKeys.appendingPathComponent("witness-\(witness).key.pem").path,
+                                         "--state", folder.appendingPathComponent("state-\(witness).json").path, "--checkpoint", note.path])
+            #expect(cosigned.status == 0, "\(cosigned.stderr)")
+            answers.append(try await service.post("/v1/checkpoint/cosignatures", try bytes(note), type: "text/plain"))
+            if witness == 1 {
+                #expect(try await service.post("/v1/checkpoint/cosignatures", try bytes(note), type: "text/plain").status == 200)
+                #expect(try await service.get("/v1/checkpoint").text.contains("witness-1.demo"))
+            }
+        }
+        #expect(answers.map(\.status) == [201, 201])
+        #expect(answers[0].json["appended"] == .null)
+        #expect(answers[1].json["cosignedBy"] == .array(["witness-1.demo", "witness-2.demo"]))
+        #expect(answers[1].json["appended"]?["kind"]?.stringValue == "checkpoint")
+        let status = try await service.get("/v1/status").json
+        #expect(status["checkpoint"]?["size"] == .integer(Int64(lines)))
+        // The old checkpoint is no longer the ledger's.
+        #expect(try await service.post("/v1/checkpoint/cosignatures", try bytes(note), type: "text/plain").status == 409)
+        #expect(service.stop() == 0)
+        #expect(try backstop(["verify", "--ledger", ledger.path]).status == 0)
+    }
+
+    /// The service is the ledger's writer while it runs, and lets go when stopped.
+    @Test func writerLockAndGracefulShutdown() async throws {
+        let (ledger, time) = try Demo.prefix(try Demo.firstEntry("release"))
+        let first = try Service(["--ledger", ledger.path, "--now", time])
+        let second = try runProcess(backstopPath, ["serve", "--ledger", ledger.path, "--listen", "127.0.0.1:0"])
+        #expect(second.status == 3)
+        #expect(second.stderr.contains("locked"), "\(second.stderr)")
+        #expect(first.stop() == 0)
+        #expect(first.stderr.contains("\"message\":\"stopped\""))
+        let third = try Service(["--ledger", ledger.path, "--now", time])
+        #expect(try await third.get("/v1/status").status == 200)
+        #expect(third.stderr.contains("\"path\":\"/v1/status\""))
+        #expect(third.stop() == 0)
+        // Bad options: one line, exit 2.
+        for arguments in [["--listen", "nowhere"], ["--rate-limit", "-1"], ["--now", "yesterday"]] {
+            let refused = try runProcess(backstopPath, ["serve", "--ledger", ledger.path] + arguments)
+            #expect(refused.status == 2, "\(arguments): \(refused.stderr)")
+            #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        }
+    }
+
+    /// Each client address gets its requests a second, in bursts of four; then 429.
+    @Test func rateLimits() async throws {
+        let (ledger, time) = try Demo.prefix(10)
+        let service = try Service(["--ledger", ledger.path, "--now", time, "--rate-limit", "1"])
+        var statuses: [Int] = []
+        var retryAfter: String? = nil
+        for _ in 0..<12 {
+            let answer = try await service.get("/v1/status")
+            statuses.append(answer.status)
+            if answer.status == 429 { retryAfter = answer.headers["retry-after"] }
+        }
+        #expect(statuses.prefix(4) == [200, 200, 200, 200])
+        #expect(statuses.contains(429))
+        #expect(retryAfter == "1")
+        #expect(service.stop() == 0)
+    }
+}
