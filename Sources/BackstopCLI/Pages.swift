@@ -81,12 +81,13 @@ package enum Pages {
             out += "</tr>"
         }
         out += "</tbody></table>"
+        out += "<div class=\"charts\">"
         for asset in assets {
             var points = context.history.points.map { ($0.time, $0.balances[asset] ?? Balance()) }
             points.append((state.lastTime, state.balances[asset] ?? Balance()))
             out += "<figure>" + chart(points, asset: asset, state: state) + "<figcaption>\(html(asset)) over time: contributed, reserved and paid, in \(html(asset)).</figcaption></figure>"
         }
-        return out + "</section>"
+        return out + "</div></section>"
     }
 
     /// A line chart of contributed, reserved and paid: pixel positions come from integer
@@ -113,7 +114,7 @@ package enum Pages {
             path += " H\(width - left)"
             svg += "<path class=\"\(series)\" d=\"\(path)\"><title>\(series)</title></path>"
         }
-        svg += "<text x=\"\(left + 4)\" y=\"\(top + 10)\" class=\"label\">max \(html(state.show(maximum, asset)))</text>"
+        svg += "<text x=\"\(left)\" y=\"\(top - 4)\" class=\"label\">max \(html(state.show(maximum, asset)))</text>"
         svg += "<text x=\"\(left)\" y=\"\(height - 1)\" class=\"label\">\(html(String(points[0].0.description.prefix(10))))</text>"
         svg += "<text x=\"\(width - left)\" y=\"\(height - 1)\" class=\"label\" text-anchor=\"end\">\(html(String(points[points.count - 1].0.description.prefix(10))))</text></svg>"
         svg += "<p class=\"legend\"><span class=\"key contributed\"></span>contributed <span class=\"key reserved\"></span>reserved <span class=\"key paid\"></span>paid</p>"
@@ -310,7 +311,7 @@ package enum Pages {
         h2{font-size:1.15rem;margin:.25rem 0 .75rem}table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
         .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}code,pre{font-family:ui-monospace,monospace;font-size:.85rem;word-break:break-all}
         pre{background:#f0f2f5;padding:.75rem;border-radius:6px;white-space:pre-wrap}figure{margin:1rem 0}figcaption,.legend,small,.small{color:#57606a;font-size:.85rem}
-        .chart{width:100%;height:auto;max-height:220px}.chart path{fill:none;stroke-width:2.5}.axis{stroke:#8c959f}.label{font-size:11px;fill:#57606a}
+        .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:0 1.5rem}.chart{width:100%;height:auto}.chart path{fill:none;stroke-width:2.5}.axis{stroke:#8c959f}.label{font-size:11px;fill:#57606a}
         .contributed{stroke:#1f77b4;background:#1f77b4}.reserved{stroke:#e69f00;background:#e69f00}.paid{stroke:#2ca02c;background:#2ca02c}
         .key{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin:0 .25rem 0 .75rem;vertical-align:middle}
         .bar svg{width:100%;max-width:16rem;height:.6rem;display:block}.bar rect.claimed{fill:#e3e6ea}.bar rect.released{fill:#2ca02c}.bar{margin:.2rem 0}

@@ -5,9 +5,11 @@
     browser.py dashboard URL OUTDIR     the rendered dashboard as JSON; screenshots of it
                                         at phone and desktop widths in OUTDIR
     browser.py report FILE OUTDIR       the same for a report file
-    browser.py petition URL COUNT       signs the petition page COUNT times, each time in a
+    browser.py petition URL COUNT OUTDIR
+                                        signs the petition page COUNT times, each time in a
                                         fresh page with a fresh browser key, by ticking the
-                                        box and pressing the button as a person would
+                                        box and pressing the button as a person would;
+                                        screenshots of the first and last in OUTDIR
 
 Prints one JSON object on standard output. Standard library only."""
 
@@ -185,12 +187,14 @@ def dashboard(url, outdir, name):
         browser.close()
 
 
-def petition(url, count):
+def petition(url, count, outdir):
     browser = Browser()
     statuses = []
     try:
-        for _ in range(count):
+        for index in range(count):
             page = browser.open(url, 390, 844, True)
+            if index == 0:
+                page.screenshot(os.path.join(outdir, "petition-phone.png"))
             page.evaluate("document.getElementById('confirm-read').click()")
             page.evaluate("document.getElementById('sign').click()")
             status = ""
@@ -201,6 +205,8 @@ def petition(url, count):
                     break
                 time.sleep(0.02)
             statuses.append(status)
+            if index == count - 1:
+                page.screenshot(os.path.join(outdir, "petition-phone-signed.png"))
             count_shown = page.evaluate("document.getElementById('count').textContent")
             key_link = page.evaluate("(() => { const a = document.getElementById('download-key'); return !a.hidden && a.href.startsWith('blob:'); })()")
             page.close()
@@ -213,11 +219,11 @@ def petition(url, count):
 
 
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] not in ("dashboard", "report", "petition"):
+    verb = sys.argv[1] if len(sys.argv) > 1 else ""
+    if (verb, len(sys.argv)) not in (("dashboard", 4), ("report", 4), ("petition", 5)):
         raise SystemExit(__doc__)
-    verb = sys.argv[1]
     if verb == "petition":
-        print(json.dumps(petition(sys.argv[2], int(sys.argv[3]))))
+        print(json.dumps(petition(sys.argv[2], int(sys.argv[3]), sys.argv[4])))
     else:
         target = sys.argv[2] if verb == "dashboard" else "file://" + os.path.abspath(sys.argv[2])
         print(json.dumps(dashboard(target, sys.argv[3], verb)))
