@@ -76,6 +76,9 @@ let package = Package(
         // Appends synthetic entries to any store from several processes: the conformance
         // tests, the replication script and the append figures drive it.
         .executableTarget(name: "backstop-load", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopPostgres"]),
+        // Load on a running `backstop serve`: writers posting contributions and their
+        // signatures while readers fetch pages; the service test and Docs/PERFORMANCE.md run it.
+        .executableTarget(name: "backstop-http-load", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund"]),
         // The decoders that read untrusted bytes, as fuzz targets (libFuzzer via .ci/fuzz;
         // the tests replay every crasher found).
         .target(name: "BackstopFuzz", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund"]),
@@ -90,7 +93,7 @@ let package = Package(
         .testTarget(name: "BackstopCLITests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop"]),
         // Every store passes the same conformance suite; PostgreSQL against a throwaway server.
         // The service over HTTP, and its pages in headless Chromium.
-        .testTarget(name: "BackstopServiceTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop", "backstop-server"]),
+        .testTarget(name: "BackstopServiceTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopTestSupport", "backstop", "backstop-server", "backstop-http-load"]),
         .testTarget(name: "BackstopStorageTests", dependencies: ["BackstopCrypto", "BackstopLedger", "BackstopFund", "BackstopPostgres", "BackstopTestSupport", "backstop", "backstop-server", "backstop-load"]),
     ]
 )

@@ -18,6 +18,8 @@ actor FundService {
         var files: [SignatureFile]
         /// Where it lies on disk.
         let folder: URL
+        /// The entry that records it, once recorded.
+        var recordedAs: Int64? = nil
     }
 
     /// How many proposals may wait, and how many signatures one may hold: bounds on what
@@ -26,8 +28,14 @@ actor FundService {
 
     private let fund: Fund
     private var history: FundHistory
+    /// Proposals waiting for signatures, by queue id, and their order of arrival.
     private var proposals: [String: Proposal] = [:]
     private var order: [String] = []
+    /// Proposals recorded while the service ran, so that their ids still answer (the
+    /// latest `maximumRetired`); their folders are removed from the queue.
+    private var retired: [String: Proposal] = [:]
+    private var retiredOrder: [String] = []
+    static let maximumRetired = 10_000
     private let queueFolder: URL
     private let clock: @Sendable () -> Timestamp
     private let autoSubmit: Bool
@@ -60,8 +68,17 @@ actor FundService {
         try QueueFolder.prepare(queue)
         for (id, bytes, files, folder) in try QueueFolder.load(queue) {
             guard let payload = try? Payload(bytes: bytes), Hex.encode(try SHA256.hash(bytes)) == id else { continue }
-            proposals[id] = Proposal(bytes: bytes, payload: payload, files: files, folder: folder)
-            order.append(id)
+            var proposal = Proposal(bytes: bytes, payload: payload, files: files, folder: folder)
+            // Recorded before a restart (appended, then stopped before its folder was removed).
+            if let seq = try fund.recorded(payload) {
+                proposal.recordedAs = seq
+                retired[id] = proposal
+                retiredOrder.append(id)
+                try? FileManager.default.removeItem(at: folder)
+            } else {
+                proposals[id] = proposal
+                order.append(id)
+            }
         }
     }
 
@@ -84,14 +101,14 @@ actor FundService {
 
     /// The petition page, or nil when `id` is not a queued petition.
     func petitionPage(_ id: String) throws -> String? {
-        guard let proposal = proposals[id], let claim = proposal.payload.body as? ClaimPayload, claim.member == nil else { return nil }
+        guard let proposal = proposals[id] ?? retired[id], let claim = proposal.payload.body as? ClaimPayload, claim.member == nil else { return nil }
         let analysis = analyze(proposal)
         return Pages.petition(id: id, analysis: analysis, state: fund.state, recordedAs: analysis.recordedAs)
     }
 
     /// Proposals not yet recorded, oldest first.
     private func waiting() -> [(String, Proposal)] {
-        order.compactMap { id in proposals[id].map { (id, $0) } }.filter { (try? fund.recorded($0.1.payload)) ?? nil == nil }
+        order.compactMap { id in proposals[id].map { (id, $0) } }
     }
 
     func queue() -> JSONValue {
@@ -126,7 +143,7 @@ actor FundService {
         guard payload.kind != .genesis else { throw ServiceError(.badRequest, "badInput", "a genesis payload starts a ledger; it cannot be proposed to one") }
         if payload.kind == .checkpoint { throw ServiceError(.badRequest, "badInput", "checkpoints are cosigned by witnesses, not proposed") }
         let id = Hex.encode(try SHA256.hash(bytes))
-        if let existing = proposals[id] {
+        if let existing = proposals[id] ?? retired[id] {
             return (id, false, report(analyze(existing)).adding(["queueId": .string(id)]))
         }
         let analysis = fund.state.analyze(payload, bytes: bytes, files: [], at: now, recordedAs: try fund.recorded(payload))
@@ -136,6 +153,14 @@ actor FundService {
         if let refusal = analysis.refusal, refusal.reason != analysis.intake?.shortfall?.reason {
             throw ServiceError(status: refusal.isBadInput ? .badRequest : .conflict, code: refusal.isBadInput ? "badInput" : "refused",
                                message: "refused: \(refusal.reason)", rule: refusal.rule.rawValue)
+        }
+        if proposals.count >= Self.maximumProposals {
+            // Expired proposals can never be recorded: they make room first.
+            for (old, proposal) in proposals where proposal.payload.header.expires < now {
+                proposals[old] = nil
+                order.removeAll { $0 == old }
+                try? FileManager.default.removeItem(at: proposal.folder)
+            }
         }
         guard proposals.count < Self.maximumProposals else {
             throw ServiceError(.serviceUnavailable, "queueFull", "the queue holds \(Self.maximumProposals) proposals; try again when some are recorded or expired")
@@ -151,7 +176,7 @@ actor FundService {
     /// accepted and the service submits automatically.
     func sign(_ id: String, der: [UInt8], publicKey: PublicKey?) throws -> (created: Bool, report: JSONValue) {
         var proposal = try find(id)
-        if let seq = try fund.recorded(proposal.payload) {
+        if let seq = proposal.recordedAs {
             throw ServiceError(.conflict, "alreadyRecorded", "already recorded as entry \(seq)")
         }
         guard proposal.files.count < Self.maximumSignatures else {
@@ -185,8 +210,8 @@ actor FundService {
             "appended": .null,
         ]
         if autoSubmit, created, analysis.wouldBeAccepted {
-            extra["appended"] = try append(proposal)
-            return (created, report(analyze(proposal)).adding(extra))
+            extra["appended"] = try append(id, proposal)
+            return (created, report(analyze(retired[id] ?? proposal)).adding(extra))
         }
         return (created, report(analysis).adding(extra))
     }
@@ -194,16 +219,19 @@ actor FundService {
     /// Appends a queued proposal whose signatures suffice.
     func submit(_ id: String) throws -> JSONValue {
         let proposal = try find(id)
-        if let seq = try fund.recorded(proposal.payload) {
+        if let seq = proposal.recordedAs {
             throw ServiceError(.conflict, "alreadyRecorded", "already recorded as entry \(seq)")
         }
-        return try append(proposal)
+        return try append(id, proposal)
     }
 
-    private func append(_ proposal: Proposal) throws -> JSONValue {
+    private func append(_ id: String, _ proposal: Proposal) throws -> JSONValue {
         let before = fund.state
         let (entry, _) = try fund.submit(payloadBytes: proposal.bytes, files: proposal.files, time: max(now, before.lastTime))
         history.observe(entry, before: before)
+        var recorded = proposal
+        recorded.recordedAs = entry.seq
+        retire(id, recorded)
         return ["seq": .integer(entry.seq), "kind": .string(entry.kind), "hash": .string(Hex.encode(fund.state.head)),
                 "time": .string(entry.time.description), "summary": .string(before.summary(of: entry))]
     }
@@ -289,8 +317,19 @@ actor FundService {
 
     // MARK: Helpers
 
+    /// Moves a recorded proposal out of the queue: its id still answers; its folder goes.
+    private func retire(_ id: String, _ proposal: Proposal) {
+        proposals[id] = nil
+        order.removeAll { $0 == id }
+        retired[id] = proposal
+        retiredOrder.append(id)
+        if retiredOrder.count > Self.maximumRetired { retired[retiredOrder.removeFirst()] = nil }
+        // The ledger holds the entry now; a folder left by a failed removal is retired again at the next start.
+        try? FileManager.default.removeItem(at: proposal.folder)
+    }
+
     private func find(_ id: String) throws -> Proposal {
-        guard let proposal = proposals[id] else { throw ServiceError(.notFound, "notFound", "no proposal \(id.count == 64 && id.allSatisfy(\.isHexDigit) ? id : "with that id") in the queue") }
+        guard let proposal = proposals[id] ?? retired[id] else { throw ServiceError(.notFound, "notFound", "no proposal \(id.count == 64 && id.allSatisfy(\.isHexDigit) ? id : "with that id") in the queue") }
         return proposal
     }
 
@@ -304,8 +343,7 @@ actor FundService {
     }
 
     private func analyze(_ proposal: Proposal) -> ProposalAnalysis {
-        fund.state.analyze(proposal.payload, bytes: proposal.bytes, files: proposal.files, at: now,
-                           recordedAs: (try? fund.recorded(proposal.payload)) ?? nil)
+        fund.state.analyze(proposal.payload, bytes: proposal.bytes, files: proposal.files, at: now, recordedAs: proposal.recordedAs)
     }
 }
 

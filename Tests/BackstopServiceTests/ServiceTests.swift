@@ -301,3 +301,34 @@ struct ServiceTests {
         #expect(service.stop() == 0)
     }
 }
+
+@Suite("The service under load, on loopback")
+struct LoadTests {
+    /// Writers post contributions and their signatures while readers fetch pages; every
+    /// acknowledged entry is on the ledger, nothing else was added, and the ledger verifies.
+    @Test func acknowledgedEntriesAreExactlyTheLedgersNewOnes() async throws {
+        let lines = try String(contentsOf: try Demo.ledger(), encoding: .utf8).split(separator: "\n").count
+        let (ledger, _) = try Demo.prefix(lines)
+        let service = try Service(["--ledger", ledger.path, "--rate-limit", "0"])
+        let load = try runProcess(productsDirectory.appendingPathComponent("backstop-http-load").path,
+                                  ["--server", service.url, "--ledger", ledger.path, "--keys", demoKeys.path,
+                                   "--writers", "4", "--per-writer", "15", "--readers", "2", "--seconds", "300"])
+        #expect(load.status == 0, "\(load.stderr)")
+        print(load.stdout.split(separator: "\n").dropLast().joined(separator: "\n"))
+        let report = try JSONParser.parse(Array(load.stdout.split(separator: "\n").last.map { Array($0.utf8) } ?? []))
+        #expect(report["errors"] == .integer(0))
+        let acknowledged = report["acknowledged"]?.arrayValue ?? []
+        #expect(acknowledged.count == 60)
+        #expect(service.stop() == 0)
+
+        #expect(try backstop(["verify", "--ledger", ledger.path]).status == 0)
+        let after = try String(contentsOf: ledger.appendingPathComponent("ledger.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(after.count == lines + acknowledged.count)
+        var onLedger: [JSONValue] = []
+        for (offset, line) in after.dropFirst(lines).enumerated() {
+            let entry = try JSONParser.parse(Array(line.utf8))
+            onLedger.append(["id": entry["body"]?["id"] ?? .null, "seq": .integer(Int64(lines + offset))])
+        }
+        #expect(onLedger == acknowledged)
+    }
+}
