@@ -133,7 +133,7 @@ struct APIDocumentTests {
         let spec = folder.appendingPathComponent("openapi.json")
         try JSONSerialization.data(withJSONObject: document).write(to: spec)
         let examples = ProcessInfo.processInfo.environment["BACKSTOP_FUZZ_EXAMPLES"] ?? "40"
-        let run = try runProcess("/usr/bin/env", ["schemathesis", "run", spec.path, "--url", service.url, "--checks", "all",
+        let run = try runProcess("/usr/bin/env", ["python3", "-m", "schemathesis.cli", "run", spec.path, "--url", service.url, "--checks", "all",
                                                   "--exclude-checks", "positive_data_acceptance,unsupported_method", "--max-examples", examples,
                                                   "--seed", "20261129", "--generation-deterministic", "--no-color"],
                                  environment: ProcessInfo.processInfo.environment.merging(["SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"]) { $1 })
@@ -150,6 +150,6 @@ struct APIDocumentTests {
     }
 
     static var schemathesisTestable: Bool {
-        testDataRequired || (try? runProcess("/usr/bin/env", ["schemathesis", "--version"]).status == 0) == true
+        testDataRequired || (try? runProcess("/usr/bin/env", ["python3", "-m", "schemathesis.cli", "--version"]).status == 0) == true
     }
 }
