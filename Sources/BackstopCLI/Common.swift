@@ -73,6 +73,9 @@ func ledgerFolder(_ path: String) throws -> URL {
     guard !StoreOpeners.isStoreURL(path) else {
         throw CLIError.badInput("this verb reads a ledger folder, and \(SafeText.escape(StorageURL.redacted(path))) is a database: copy it to one first with backstop export --ledger URL --to DIR")
     }
+    guard !HTTPClient.isServiceURL(path) else {
+        throw CLIError.badInput("this verb reads a ledger folder, and \(SafeText.escape(path)) is a service: copy it to one first with backstop mirror --from URL --to DIR")
+    }
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
     let url = URL(fileURLWithPath: path)

@@ -309,7 +309,7 @@ package enum Pages {
         header{background:#17324d;color:#fff;padding:1rem 1.25rem}header h1{margin:0;font-size:1.5rem}.sub{margin:.25rem 0 0;opacity:.85;font-size:.9rem}
         main{max-width:70rem;margin:0 auto;padding:.5rem 1rem 2rem}section{background:#fff;border-radius:8px;padding:.75rem 1rem;margin:1rem 0;box-shadow:0 1px 2px #0002;overflow-x:auto}
         h2{font-size:1.15rem;margin:.25rem 0 .75rem}table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e3e6ea;vertical-align:top}
-        .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}code,pre{font-family:ui-monospace,monospace;font-size:.85rem;word-break:break-all}
+        .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}code,pre{font-family:ui-monospace,monospace;font-size:.85rem;overflow-wrap:anywhere}
         pre{background:#f0f2f5;padding:.75rem;border-radius:6px;white-space:pre-wrap}figure{margin:1rem 0}figcaption,.legend,small,.small{color:#57606a;font-size:.85rem}
         .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(17rem,1fr));gap:0 1.5rem}.chart{width:100%;height:auto}.chart path{fill:none;stroke-width:2.5}.axis{stroke:#8c959f}.label{font-size:11px;fill:#57606a}
         .contributed{stroke:#1f77b4;background:#1f77b4}.reserved{stroke:#e69f00;background:#e69f00}.paid{stroke:#2ca02c;background:#2ca02c}

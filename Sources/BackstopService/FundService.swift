@@ -94,9 +94,22 @@ actor FundService {
 
     func status() -> JSONValue { statusReport(fund.state, at: now) }
 
+    /// Bumped at every change of the queue, so that pages built from it can be reused.
+    private var queueVersion = 0
+    private var cachedDashboard: (key: String, page: String)?
+    private var cachedQueue: (key: String, value: JSONValue)?
+
+    /// What a page built now shows: the same ledger, queue and minute give the same page,
+    /// so a flood of readers costs one analysis of the queue a minute, not one each.
+    private var cacheKey: String { "\(fund.state.entryCount) \(queueVersion) \(now.secondsSinceEpoch / 60) \(copyCommand)" }
+
     func dashboard() -> String {
+        let key = cacheKey
+        if let cached = cachedDashboard, cached.key == key { return cached.page }
         let context = Pages.Context(now: now, history: history, queue: waiting().map { ($0, analyze($1)) }, copyCommand: copyCommand)
-        return Pages.dashboard(fund.state, context, live: true)
+        let page = Pages.dashboard(fund.state, context, live: true)
+        cachedDashboard = (key, page)
+        return page
     }
 
     /// The petition page, or nil when `id` is not a queued petition.
@@ -112,9 +125,13 @@ actor FundService {
     }
 
     func queue() -> JSONValue {
-        .array(waiting().map { id, proposal in
+        let key = cacheKey
+        if let cached = cachedQueue, cached.key == key { return cached.value }
+        let value = JSONValue.array(waiting().map { id, proposal in
             report(analyze(proposal)).adding(["queueId": .string(id)])
         })
+        cachedQueue = (key, value)
+        return value
     }
 
     func proposal(_ id: String) throws -> JSONValue {
@@ -157,6 +174,7 @@ actor FundService {
         if proposals.count >= Self.maximumProposals {
             // Expired proposals can never be recorded: they make room first.
             for (old, proposal) in proposals where proposal.payload.header.expires < now {
+                queueVersion += 1
                 proposals[old] = nil
                 order.removeAll { $0 == old }
                 try? FileManager.default.removeItem(at: proposal.folder)
@@ -168,6 +186,7 @@ actor FundService {
         let folder = try QueueFolder.add(id: id, payload: bytes, in: queueFolder)
         proposals[id] = Proposal(bytes: bytes, payload: payload, files: [], folder: folder)
         order.append(id)
+        queueVersion += 1
         return (id, true, answer)
     }
 
@@ -181,6 +200,11 @@ actor FundService {
         }
         guard proposal.files.count < Self.maximumSignatures else {
             throw ServiceError(.serviceUnavailable, "queueFull", "this proposal already holds \(Self.maximumSignatures) signatures")
+        }
+        // Once the signatures suffice, more add nothing (and would cost every later request
+        // their verification): submit it instead.
+        if !proposal.files.isEmpty, (try? Fund.intake(proposal.payload, bytes: proposal.bytes, files: proposal.files, state: fund.state))?.shortfall == nil {
+            throw ServiceError(.conflict, "enoughSignatures", "this proposal has all the signatures it needs; it is appended when the rules accept it (POST /v1/proposals/\(id)/submit)")
         }
         let name = String(format: "%05d", proposal.files.count + 1)
         let file = SignatureFile(name: name + ".sig", der: der, publicKey: publicKey)
@@ -197,6 +221,7 @@ actor FundService {
             try QueueFolder.addSignature(der, publicKey: publicKey, name: name, in: proposal.folder)
             proposal.files.append(file)
             proposals[id] = proposal
+            queueVersion += 1
             created = true
         case .duplicate:
             break  // Already counted: the answer is the same as the first time.
@@ -319,6 +344,7 @@ actor FundService {
 
     /// Moves a recorded proposal out of the queue: its id still answers; its folder goes.
     private func retire(_ id: String, _ proposal: Proposal) {
+        queueVersion += 1
         proposals[id] = nil
         order.removeAll { $0 == id }
         retired[id] = proposal

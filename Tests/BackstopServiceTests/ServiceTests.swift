@@ -284,6 +284,64 @@ struct ServiceTests {
         }
     }
 
+    /// With `--submit explicit` enough signatures make the entry acceptable, and only
+    /// `POST .../submit` appends it.
+    @Test func explicitSubmit() async throws {
+        let releaseSeq = try Demo.firstEntry("release")
+        let (ledger, time) = try Demo.prefix(releaseSeq)
+        let service = try Service(["--ledger", ledger.path, "--now", time, "--submit", "explicit"])
+        let release = try Demo.work("release-1.json")
+        let id = try sha256(release)
+        #expect(try await service.post("/v1/proposals", try bytes(release), type: "application/json").status == 201)
+        let early = try await service.request("POST", "/v1/proposals/\(id)/submit")
+        #expect(early.status == 409)
+        #expect(early.json["error"]?["rule"]?.stringValue == "threshold")
+        var last: Service.Answer? = nil
+        for delegate in [1, 2, 3, 5] {
+            last = try await service.post("/v1/proposals/\(id)/signatures", try bytes(try Demo.work("release-1.delegate-\(delegate).sig")))
+        }
+        #expect(last?.json["appended"] == .null)
+        #expect(last?.json["wouldBeAccepted"] == .bool(true))
+        let lines = { try String(contentsOf: ledger.appendingPathComponent("ledger.jsonl"), encoding: .utf8).split(separator: "\n").count }
+        #expect(try lines() == releaseSeq)
+        let submitted = try await service.request("POST", "/v1/proposals/\(id)/submit")
+        #expect(submitted.status == 201)
+        #expect(submitted.json["seq"] == .integer(Int64(releaseSeq)))
+        #expect(try lines() == releaseSeq + 1)
+        let again = try await service.request("POST", "/v1/proposals/\(id)/submit")
+        #expect(again.status == 409)
+        #expect(again.json["error"]?["code"]?.stringValue == "alreadyRecorded")
+        #expect(service.stop() == 0)
+    }
+
+    /// A database ledger is served the same way; its queue needs a folder of its own.
+    @Test(.enabled(if: PostgresServer.testable, "PostgreSQL is not installed")) func servesADatabaseLedger() async throws {
+        let releaseSeq = try Demo.firstEntry("release")
+        let (ledger, time) = try Demo.prefix(releaseSeq)
+        let database = try PostgresServer.shared().makeDatabase()
+        #expect(try backstop(["import", "--from", ledger.path, "--ledger", database]).status == 0)
+        let noQueue = try runProcess(backstopPath, ["serve", "--ledger", database, "--listen", "127.0.0.1:0"])
+        #expect(noQueue.status == 2)
+        #expect(noQueue.stderr.contains("--queue"))
+
+        let queue = try makeTemporaryDirectory().appendingPathComponent("queue")
+        let service = try Service(["--ledger", database, "--queue", queue.path, "--now", time])
+        let release = try Demo.work("release-1.json")
+        let id = try sha256(release)
+        #expect(try await service.post("/v1/proposals", try bytes(release), type: "application/json").status == 201)
+        var last: Service.Answer? = nil
+        for delegate in [1, 2, 3, 5] {
+            last = try await service.post("/v1/proposals/\(id)/signatures", try bytes(try Demo.work("release-1.delegate-\(delegate).sig")))
+        }
+        #expect(last?.json["appended"]?["seq"] == .integer(Int64(releaseSeq)))
+        #expect(service.stop() == 0)
+        let exported = try makeTemporaryDirectory().appendingPathComponent("export")
+        #expect(try backstop(["export", "--ledger", database, "--to", exported.path]).status == 0)
+        #expect(try backstop(["verify", "--ledger", exported.path]).status == 0)
+        let lines = try String(contentsOf: exported.appendingPathComponent("ledger.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == releaseSeq + 1)
+    }
+
     /// Each client address gets its requests a second, in bursts of four; then 429.
     @Test func rateLimits() async throws {
         let (ledger, time) = try Demo.prefix(10)
