@@ -49,11 +49,23 @@ struct ApproveCommand: ParsableCommand {
         var screen = Screen(payload, state: state)
         let role = screen.signer(privateKey.publicKey, payload: payload)
         try addTimeAndLedgerWarnings(&screen, payload, state: state, folder: folder, now: now)
-        // The screen comes from the payload file (and the ledger copy); the service only
-        // queues it, and what it reports is shown as its word.
-        let queued = try server.map { try HTTPClient.propose($0, payload: bytes) }
-        for problem in queued?.1["problems"]?.arrayValue ?? [] {
-            screen.warn("the service reports: \(problem["message"]?.stringValue ?? "")")
+        // The screen comes from the payload file (and the ledger copy). The service is only
+        // asked where the proposal stands (read-only, before signing), and what it reports
+        // is shown as its word; nothing is sent before the signer says yes.
+        let id = Hex.encode(try SHA256.hash(bytes))
+        if let server {
+            do {
+                let answer = try HTTPClient.send("GET", HTTPClient.base(server) + "/v1/proposals/\(id)")
+                if answer.status == 200, let json = answer.json, json["queueId"]?.stringValue == id {
+                    for problem in json["problems"]?.arrayValue ?? [] {
+                        screen.warn("the service reports: \(SafeText.escape(problem["message"]?.stringValue ?? ""))")
+                    }
+                } else if answer.status == 404 {
+                    screen.notes.append("the service does not hold this proposal yet; it is sent with your signature")
+                }
+            } catch {
+                screen.notes.append("the service could not be reached (\(Failure(error)?.message ?? "\(error)")); the signature is written to \(out) all the same")
+            }
         }
         print("You are signing:")
         printScreen(screen, signer: role)
@@ -61,12 +73,18 @@ struct ApproveCommand: ParsableCommand {
         let signature = try privateKey.signature(for: bytes)
         try Files.writeNew(out, signature.derRepresentation, mode: 0o644, what: "signature file")
         print("signed with key \(privateKey.publicKey.fingerprint) into \(out)")
-        guard let server, let (id, _) = queued else { return }
-        let answer = try HTTPClient.send("POST", HTTPClient.base(server) + "/v1/proposals/\(id)/signatures", body: signature.derRepresentation, contentType: "application/octet-stream")
-        guard answer.status == 200 || answer.status == 201, let json = answer.json else {
-            throw HTTPClient.refusal(answer, "the service did not take the signature (it is kept in \(out))")
+        guard let server else { return }
+        let sent: HTTPClient.Answer
+        do {
+            _ = try HTTPClient.propose(server, payload: bytes)
+            sent = try HTTPClient.send("POST", HTTPClient.base(server) + "/v1/proposals/\(id)/signatures", body: signature.derRepresentation, contentType: "application/octet-stream")
+        } catch let error as CLIError {
+            throw CLIError(message: "\(error.message); the signature is kept in \(out)", exitCode: error.exitCode)
         }
-        print("sent to \(HTTPClient.base(server)): \(SafeText.sanitize(json["signature"]?["message"]?.stringValue ?? ""))")
+        guard sent.status == 200 || sent.status == 201, let json = sent.json, json["queueId"]?.stringValue == id else {
+            throw HTTPClient.refusal(sent, "the service did not take the signature (it is kept in \(out))")
+        }
+        print("the service reports: \(SafeText.escape(json["signature"]?["message"]?.stringValue ?? ""))")
         for line in HTTPClient.analysisLines(json) { print(line) }
     }
 }

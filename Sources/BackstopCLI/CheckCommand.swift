@@ -67,6 +67,9 @@ struct CheckCommand: ParsableCommand {
             if answer.status == 404 { throw CLIError.refused("the service does not hold this proposal (queue id \(id)); send it with backstop approve --server") }
             throw HTTPClient.refusal(answer, "the service did not answer")
         }
+        guard report["queueId"]?.stringValue == id else {
+            throw CLIError(message: "the service answered about another proposal than this file's (SHA-256 \(id)): not trusted", exitCode: 4)
+        }
         if json { printJSON(report) } else { for line in HTTPClient.analysisLines(report) { print(line) } }
         let accepted = report["wouldBeAccepted"]?.boolValue == true || report["alreadyRecorded"]?.integerValue != nil
         if !accepted { throw ExitCode(1) }

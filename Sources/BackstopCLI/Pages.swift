@@ -275,10 +275,18 @@ package enum Pages {
         body += screen.rendered.map(html).joined(separator: "\n")
         for note in screen.notes { body += "\nNOTE: " + html(note) }
         for warning in screen.warnings { body += "\nWARNING: " + html(warning) }
+        // What the rules say now, as the CLI warns before signing.
+        let problems = analysis.problems.map(\.message)
+        let refused = analysis.refusal.flatMap { refusal in
+            refusal.reason == analysis.intake?.shortfall?.reason || refusal.rule == .tooEarly ? nil : refusal.reason
+        }
+        for problem in problems + (refused.map { ["the rules would refuse it now: \($0)"] } ?? []) { body += "\nWARNING: " + html(problem) }
         body += "</pre><p>Exact bytes: <a href=\"/v1/proposals/\(id)/payload\">payload</a> (SHA-256 <code>\(id)</code>).</p>"
         body += "<p class=\"progress\"><b id=\"count\">\(distinct)</b> distinct signatures of the <b id=\"needed\">\(threshold)</b> needed.</p>"
         if let recordedAs {
             body += "<p id=\"sign-status\" class=\"done\">The claim is filed: entry \(recordedAs).</p>"
+        } else if !problems.isEmpty || refused != nil {
+            body += "<p id=\"sign-status\" class=\"warning\">This petition can no longer be filed (see the warning above): it takes no signatures.</p>"
         } else {
             body += """
                 <div class="sign"><label><input type="checkbox" id="confirm-read"> I have read the petition above and I am an affected user.</label>
@@ -290,7 +298,8 @@ package enum Pages {
                 """
         }
         body += "</section></main>"
-        return document(title: "Petition \(analysis.payload.header.id)", body: body, script: recordedAs == nil ? "/static/petition.js" : nil)
+        let signable = recordedAs == nil && problems.isEmpty && refused == nil
+        return document(title: "Petition \(analysis.payload.header.id)", body: body, script: signable ? "/static/petition.js" : nil)
     }
 
     // MARK: The document
@@ -317,7 +326,7 @@ package enum Pages {
         .bar svg{width:100%;max-width:16rem;height:.6rem;display:block}.bar rect.claimed{fill:#e3e6ea}.bar rect.released{fill:#2ca02c}.bar{margin:.2rem 0}
         .countdown{font-weight:600;color:#8a4b00}.entries li{margin:.35rem 0}.meta{color:#57606a;font-size:.85rem}
         .screen{font-size:.85rem}.progress{font-size:1.1rem}button{font-size:1rem;padding:.5rem 1rem;border-radius:6px;border:0;background:#17324d;color:#fff}button:disabled{background:#8c959f}
-        .done{color:#1a7f37;font-weight:600}
+        .done{color:#1a7f37;font-weight:600}.warning{color:#b42318;font-weight:600}
         @media (max-width:40rem){main{padding:.25rem .5rem}section{padding:.5rem .6rem}th,td{padding:.3rem .3rem}table{font-size:.85rem}}
         """
 }

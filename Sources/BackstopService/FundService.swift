@@ -20,11 +20,15 @@ actor FundService {
         let folder: URL
         /// The entry that records it, once recorded.
         var recordedAs: Int64? = nil
+        /// The address that queued it (nil when loaded from disk).
+        var client: String? = nil
     }
 
-    /// How many proposals may wait, and how many signatures one may hold: bounds on what
-    /// unauthenticated clients can make the service store.
-    static let maximumProposals = 1_000, maximumSignatures = 10_000
+    /// Bounds on what unauthenticated clients can make the service store and verify: the
+    /// proposals that may wait, the signatures all of them may hold together, the unsigned
+    /// proposals one address may have waiting, and how far ahead a queued proposal may expire.
+    static let maximumProposals = 1_000, maximumQueuedSignatures = 20_000, maximumUnsignedPerClient = 20
+    static let maximumLifetimeSeconds: Int64 = 30 * 86_400
 
     private let fund: Fund
     private var history: FundHistory
@@ -106,7 +110,7 @@ actor FundService {
     func dashboard() -> String {
         let key = cacheKey
         if let cached = cachedDashboard, cached.key == key { return cached.page }
-        let context = Pages.Context(now: now, history: history, queue: waiting().map { ($0, analyze($1)) }, copyCommand: copyCommand)
+        let context = Pages.Context(now: now, history: history, queue: waiting().map { ($0, analyze($0, $1)) }, copyCommand: copyCommand)
         let page = Pages.dashboard(fund.state, context, live: true)
         cachedDashboard = (key, page)
         return page
@@ -115,7 +119,7 @@ actor FundService {
     /// The petition page, or nil when `id` is not a queued petition.
     func petitionPage(_ id: String) throws -> String? {
         guard let proposal = proposals[id] ?? retired[id], let claim = proposal.payload.body as? ClaimPayload, claim.member == nil else { return nil }
-        let analysis = analyze(proposal)
+        let analysis = analyze(id, proposal)
         return Pages.petition(id: id, analysis: analysis, state: fund.state, recordedAs: analysis.recordedAs)
     }
 
@@ -128,7 +132,7 @@ actor FundService {
         let key = cacheKey
         if let cached = cachedQueue, cached.key == key { return cached.value }
         let value = JSONValue.array(waiting().map { id, proposal in
-            report(analyze(proposal)).adding(["queueId": .string(id)])
+            report(analyze(id, proposal)).adding(["queueId": .string(id)])
         })
         cachedQueue = (key, value)
         return value
@@ -136,7 +140,7 @@ actor FundService {
 
     func proposal(_ id: String) throws -> JSONValue {
         let proposal = try find(id)
-        return report(analyze(proposal)).adding(["queueId": .string(id)])
+        return report(analyze(id, proposal)).adding(["queueId": .string(id)])
     }
 
     func payload(_ id: String) throws -> [UInt8] { try find(id).bytes }
@@ -155,36 +159,35 @@ actor FundService {
     /// Queues a proposal (a payload file's bytes) after the same checks a signer's screen
     /// makes: it must be for this fund, unexpired, and refused now only for want of
     /// signatures. Returns its queue id (SHA-256 of the bytes), whether it is new, and the analysis.
-    func propose(_ bytes: [UInt8]) throws -> (id: String, created: Bool, report: JSONValue) {
+    func propose(_ bytes: [UInt8], client: String) throws -> (id: String, created: Bool, report: JSONValue) {
         let (payload, _) = try parsePayload(bytes, source: "the request body")
         guard payload.kind != .genesis else { throw ServiceError(.badRequest, "badInput", "a genesis payload starts a ledger; it cannot be proposed to one") }
         if payload.kind == .checkpoint { throw ServiceError(.badRequest, "badInput", "checkpoints are cosigned by witnesses, not proposed") }
         let id = Hex.encode(try SHA256.hash(bytes))
         if let existing = proposals[id] ?? retired[id] {
-            return (id, false, report(analyze(existing)).adding(["queueId": .string(id)]))
+            return (id, false, report(analyze(id, existing)).adding(["queueId": .string(id)]))
         }
         let analysis = fund.state.analyze(payload, bytes: bytes, files: [], at: now, recordedAs: try fund.recorded(payload))
         let answer = report(analysis).adding(["queueId": .string(id)])
         if analysis.recordedAs != nil { return (id, false, answer) }
         if let problem = analysis.problems.first { throw ServiceError(.conflict, "refused", problem.message, rule: problem.code) }
-        if let refusal = analysis.refusal, refusal.reason != analysis.intake?.shortfall?.reason {
+        if let refusal = analysis.refusal, !Self.mayWait(refusal, analysis) {
             throw ServiceError(status: refusal.isBadInput ? .badRequest : .conflict, code: refusal.isBadInput ? "badInput" : "refused",
                                message: "refused: \(refusal.reason)", rule: refusal.rule.rawValue)
         }
-        if proposals.count >= Self.maximumProposals {
-            // Expired proposals can never be recorded: they make room first.
-            for (old, proposal) in proposals where proposal.payload.header.expires < now {
-                queueVersion += 1
-                proposals[old] = nil
-                order.removeAll { $0 == old }
-                try? FileManager.default.removeItem(at: proposal.folder)
-            }
+        guard payload.header.expires.secondsSinceEpoch - now.secondsSinceEpoch <= Self.maximumLifetimeSeconds else {
+            throw ServiceError(.conflict, "refused", "the proposal expires at \(payload.header.expires), more than 30 days from now; the service queues proposals that expire within 30 days", rule: "expires")
         }
+        let unsigned = proposals.values.filter { $0.client == client && $0.files.isEmpty }.count
+        guard unsigned < Self.maximumUnsignedPerClient else {
+            throw ServiceError(.tooManyRequests, "rateLimited", "this address has \(unsigned) proposals waiting with no signature; sign some first")
+        }
+        if proposals.count >= Self.maximumProposals { evictHopeless() }
         guard proposals.count < Self.maximumProposals else {
             throw ServiceError(.serviceUnavailable, "queueFull", "the queue holds \(Self.maximumProposals) proposals; try again when some are recorded or expired")
         }
         let folder = try QueueFolder.add(id: id, payload: bytes, in: queueFolder)
-        proposals[id] = Proposal(bytes: bytes, payload: payload, files: [], folder: folder)
+        proposals[id] = Proposal(bytes: bytes, payload: payload, files: [], folder: folder, client: client)
         order.append(id)
         queueVersion += 1
         return (id, true, answer)
@@ -198,23 +201,37 @@ actor FundService {
         if let seq = proposal.recordedAs {
             throw ServiceError(.conflict, "alreadyRecorded", "already recorded as entry \(seq)")
         }
-        guard proposal.files.count < Self.maximumSignatures else {
-            throw ServiceError(.serviceUnavailable, "queueFull", "this proposal already holds \(Self.maximumSignatures) signatures")
+        // A proposal that can no longer be recorded (expired, its id taken, another
+        // delegate set) takes no signature: signing it would be for nothing.
+        let current = analyze(id, proposal)
+        if let problem = current.problems.first { throw ServiceError(.conflict, "refused", problem.message, rule: problem.code) }
+        guard let held = current.intake else {
+            let reason = current.refusal?.reason ?? "the signers of this proposal cannot be known"
+            throw ServiceError(status: .conflict, code: "refused", message: "refused: \(reason)", rule: current.refusal?.rule.rawValue)
         }
         // Once the signatures suffice, more add nothing (and would cost every later request
-        // their verification): submit it instead.
-        if !proposal.files.isEmpty, (try? Fund.intake(proposal.payload, bytes: proposal.bytes, files: proposal.files, state: fund.state))?.shortfall == nil {
-            throw ServiceError(.conflict, "enoughSignatures", "this proposal has all the signatures it needs; it is appended when the rules accept it (POST /v1/proposals/\(id)/submit)")
+        // their verification).
+        if !proposal.files.isEmpty, held.shortfall == nil {
+            throw ServiceError(.conflict, "enoughSignatures", autoSubmit
+                ? "this proposal has all the signatures it needs; the service appends it as soon as the rules accept it\(current.refusal.map { " (now: \($0.reason))" } ?? "")"
+                : "this proposal has all the signatures it needs: POST /v1/proposals/\(id)/submit appends it")
+        }
+        guard queuedSignatures < Self.maximumQueuedSignatures else {
+            throw ServiceError(.serviceUnavailable, "queueFull", "the queue holds \(Self.maximumQueuedSignatures) signatures; try again when some proposals are recorded or expired")
         }
         let name = String(format: "%05d", proposal.files.count + 1)
         let file = SignatureFile(name: name + ".sig", der: der, publicKey: publicKey)
-        let intake: SignatureIntake
+        // Only the new signature is verified; who signed before is known from the analysis.
+        let single: SignatureIntake
         do {
-            intake = try Fund.intake(proposal.payload, bytes: proposal.bytes, files: proposal.files + [file], state: fund.state)
+            single = try Fund.intake(proposal.payload, bytes: proposal.bytes, files: [file], state: fund.state)
         } catch let error as FundError {
             throw ServiceError(status: .conflict, code: "refused", message: "refused: \(error.reason)", rule: error.rule.rawValue)
         }
-        let verdict = intake.files.last!.verdict
+        var verdict = single.files[0].verdict
+        if case .counted(let signer, _) = verdict, let key = single.signatures.first?.publicKey, held.signatures.contains(where: { $0.publicKey == key }) {
+            verdict = .duplicate(signer: signer)
+        }
         var created = false
         switch verdict {
         case .counted:
@@ -228,7 +245,7 @@ actor FundService {
         default:
             throw ServiceError(status: .unprocessableContent, code: verdict.code, message: "signature not accepted: \(verdict.explanation)")
         }
-        let analysis = analyze(proposal)
+        let analysis = analyze(id, proposal)
         var extra: [String: JSONValue] = [
             "queueId": .string(id),
             "signature": ["code": .string(verdict.code), "signer": verdict.signer.map { .string($0) } ?? .null, "message": .string(verdict.explanation)],
@@ -236,9 +253,39 @@ actor FundService {
         ]
         if autoSubmit, created, analysis.wouldBeAccepted {
             extra["appended"] = try append(id, proposal)
-            return (created, report(analyze(retired[id] ?? proposal)).adding(extra))
+            return (created, report(analyze(id, retired[id] ?? proposal)).adding(extra))
         }
         return (created, report(analysis).adding(extra))
+    }
+
+    /// Appends every waiting proposal whose signatures suffice and that the rules accept
+    /// now (one that was only too early, say). The service calls it every 30 seconds.
+    func submitReady() {
+        guard autoSubmit else { return }
+        for (id, proposal) in waiting() where !proposal.files.isEmpty && analyze(id, proposal).wouldBeAccepted {
+            _ = try? append(id, proposal)
+        }
+    }
+
+    /// Signatures held by the whole queue.
+    private var queuedSignatures: Int { proposals.values.reduce(0) { $0 + $1.files.count } }
+
+    /// Whether a proposal refused now may still wait in the queue: for want of signatures,
+    /// or because it is too early (a settlement before the delay has run).
+    private static func mayWait(_ refusal: FundError, _ analysis: ProposalAnalysis) -> Bool {
+        refusal.reason == analysis.intake?.shortfall?.reason || refusal.rule == .tooEarly
+    }
+
+    /// When the queue is full: drops the proposals that can never be recorded (expired,
+    /// their id taken, for another delegate set).
+    private func evictHopeless() {
+        for (id, proposal) in proposals where !analyze(id, proposal).problems.isEmpty {
+            queueVersion += 1
+            proposals[id] = nil
+            analyses[id] = nil
+            order.removeAll { $0 == id }
+            try? FileManager.default.removeItem(at: proposal.folder)
+        }
     }
 
     /// Appends a queued proposal whose signatures suffice.
@@ -263,52 +310,112 @@ actor FundService {
 
     // MARK: Transparency
 
-    /// Cosignatures posted for the current checkpoint, until a quorum is reached.
-    private var cosigning: (text: String, signatures: [SignedNote.Signature])?
+    /// Cosignatures posted per checkpoint (by note text), until a quorum is reached: any
+    /// checkpoint larger than the last recorded one and no larger than the ledger, so that an
+    /// append between two witnesses does not throw the first one's line away. Held in
+    /// memory (at most `maximumCheckpointsHeld`): a restart asks the witnesses again.
+    private var cosigning: [String: [SignedNote.Signature]] = [:]
+    private var cosigningOrder: [String] = []
+    static let maximumCheckpointsHeld = 16
 
     /// The checkpoint of the ledger as it is now (a C2SP signed note), with the
     /// cosignatures posted for it so far: what witnesses cosign.
     func checkpointNote() -> String {
         let text = fund.checkpoint().text
-        return SignedNote(text: text, signatures: cosigning?.text == text ? cosigning!.signatures : []).rendered
+        return SignedNote(text: text, signatures: cosigning[text] ?? []).rendered
     }
 
-    /// Takes a witness's cosignature of the current checkpoint (the note, as `backstop
+    /// Takes a witness's cosignature of a checkpoint of this ledger (the note, as `backstop
     /// cosign` leaves it). When the fund's quorum has cosigned, the checkpoint is recorded
-    /// (`Fund.submitCheckpoint`, the same as `backstop submit --checkpoint`).
+    /// (`Fund.submitCheckpoint`, the same as `backstop submit --checkpoint`). A line the
+    /// rules would refuse is not kept, so one faulty witness cannot block the others.
     func cosign(_ body: [UInt8]) throws -> (created: Bool, report: JSONValue) {
         let note: SignedNote
+        let point: Checkpoint
         do {
             note = try SignedNote(parsing: String(decoding: body, as: UTF8.self))
+            point = try Checkpoint(text: note.text)
         } catch let error as LedgerError {
             throw ServiceError(.badRequest, "badInput", error.reason)
         }
-        let current = fund.checkpoint()
-        guard note.text == current.text else {
-            throw ServiceError(.conflict, "stale", "that is not the ledger's checkpoint now (\(current.size) entries): GET /v1/checkpoint and cosign that")
+        let state = fund.state
+        guard Identifiers.same(point.origin, fund.checkpoint().origin), point.size > state.checkpointSize, point.size <= state.entryCount,
+              (try? fund.tiles.root(size: point.size)) == point.root else {
+            throw ServiceError(.conflict, "stale", "that is not a checkpoint of this ledger newer than its last recorded one (\(state.checkpointSize) entries; it has \(state.entryCount)): GET /v1/checkpoint and cosign that")
         }
-        let policy = fund.state.witnesses ?? .delegates
-        let held = cosigning?.text == note.text ? cosigning!.signatures : []
+        let policy = state.witnesses ?? .delegates
+        let held = cosigning[note.text] ?? []
         let before = try cosignatures(held, text: note.text, policy: policy).times.count
+        // Only lines by the fund's witnesses are kept; C2SP says to ignore the others.
+        let cosigners = policy.effective(state).cosigners
         var merged = held
-        for signature in note.signatures where !merged.contains(signature) { merged.append(signature) }
-        let cosigned = try cosignatures(merged, text: note.text, policy: policy)
+        for signature in note.signatures where !merged.contains(signature)
+            && cosigners.contains(where: { Identifiers.same($0.name, signature.name) && $0.noteKey.keyID == signature.keyID }) {
+            merged.append(signature)
+        }
+        var cosigned = try cosignatures(merged, text: note.text, policy: policy)
         // A note whose lines are all held already is a repeat, answered as the first time.
         let repeated = !note.signatures.isEmpty && note.signatures.allSatisfy(held.contains)
         guard cosigned.times.count > before || repeated else {
-            throw ServiceError(.unprocessableContent, "notAWitness", "the note holds no new cosignature by one of the fund's witnesses (\(policy.words(fund.state)))")
+            throw ServiceError(.unprocessableContent, "notAWitness", "the note holds no new cosignature by one of the fund's witnesses (\(policy.words(state)))")
         }
-        cosigning = (note.text, merged)
-        var report: JSONValue = ["ok": true, "size": .integer(current.size), "cosignedBy": .array(cosigned.times.keys.sorted().map { .string($0) }),
-                                 "quorum": .integer(Int64(cosigned.quorum)), "appended": .null]
+        let added = cosigned.times.count > before
+        var appended: JSONValue = .null
+        var refusal: FundError? = nil
         if cosigned.sealed {
-            let before = fund.state
-            let entry = try fund.submitCheckpoint(SignedNote(text: note.text, signatures: merged), time: max(now, before.lastTime))
-            history.observe(entry, before: before)
-            cosigning = nil
-            report = report.adding(["appended": ["seq": .integer(entry.seq), "kind": .string(entry.kind), "summary": .string(before.summary(of: entry))]])
+            // The full set first; if the rules refuse it (a witness's time going backwards,
+            // say), each quorum-sized set, so that an honest quorum is recorded whatever a
+            // faulty line says. Every line stays held until a checkpoint is recorded: which
+            // one is faulty, only the rules' answer to a set tells.
+            let candidates = [merged] + Self.subsets(of: merged, size: cosigned.quorum, limit: 64)
+            for candidate in candidates {
+                guard let counted = try? cosignatures(candidate, text: note.text, policy: policy), counted.sealed else { continue }
+                do {
+                    let entry = try fund.submitCheckpoint(SignedNote(text: note.text, signatures: candidate), time: max(now, state.lastTime))
+                    history.observe(entry, before: state)
+                    appended = ["seq": .integer(entry.seq), "kind": .string(entry.kind), "summary": .string(state.summary(of: entry))]
+                    cosigned = counted
+                    merged = candidate
+                    break
+                } catch let error as FundError {
+                    refusal = refusal ?? error
+                }
+            }
         }
-        return (cosigned.times.count > before, report)
+        if appended == .null {
+            if cosigning[note.text] == nil {
+                cosigningOrder.append(note.text)
+                if cosigningOrder.count > Self.maximumCheckpointsHeld { cosigning[cosigningOrder.removeFirst()] = nil }
+            }
+            cosigning[note.text] = merged
+        } else {
+            // Every checkpoint up to the recorded one is now of no use.
+            let recorded = fund.state.checkpointSize
+            for text in cosigningOrder where ((try? Checkpoint(text: text))?.size ?? 0) <= recorded { cosigning[text] = nil }
+            cosigningOrder.removeAll { cosigning[$0] == nil }
+        }
+        let report: JSONValue = ["ok": true, "size": .integer(point.size), "cosignedBy": .array(cosigned.times.keys.sorted().map { .string($0) }),
+                                 "quorum": .integer(Int64(cosigned.quorum)), "appended": appended,
+                                 "notRecordedBecause": appended == .null ? refusal.map { ["rule": .string($0.rule.rawValue), "message": .string($0.reason)] } ?? .null : .null]
+        return (added, report)
+    }
+
+    /// The first `limit` subsets of `items` with `size` elements, in lexicographic order of
+    /// their indices (never more, however many items there are).
+    static func subsets<T>(of items: [T], size: Int, limit: Int) -> [[T]] {
+        guard size > 0, size <= items.count else { return [] }
+        var indices = Array(0..<size)
+        var result: [[T]] = []
+        while result.count < limit {
+            result.append(indices.map { items[$0] })
+            // The next combination: the rightmost index that can move, moved, the rest after it.
+            var position = size - 1
+            while position >= 0 && indices[position] == items.count - size + position { position -= 1 }
+            guard position >= 0 else { break }
+            indices[position] += 1
+            for next in (position + 1)..<size { indices[next] = indices[next - 1] + 1 }
+        }
+        return result
     }
 
     private func cosignatures(_ signatures: [SignedNote.Signature], text: String, policy: WitnessPolicy) throws -> Cosignatures {
@@ -349,6 +456,7 @@ actor FundService {
         order.removeAll { $0 == id }
         retired[id] = proposal
         retiredOrder.append(id)
+        analyses[id] = nil
         if retiredOrder.count > Self.maximumRetired { retired[retiredOrder.removeFirst()] = nil }
         // The ledger holds the entry now; a folder left by a failed removal is retired again at the next start.
         try? FileManager.default.removeItem(at: proposal.folder)
@@ -368,8 +476,16 @@ actor FundService {
         return .object(object)
     }
 
-    private func analyze(_ proposal: Proposal) -> ProposalAnalysis {
-        fund.state.analyze(proposal.payload, bytes: proposal.bytes, files: proposal.files, at: now, recordedAs: proposal.recordedAs)
+    /// Analyses of queued proposals, reused while the ledger, the proposal's signatures and
+    /// the minute are the same: reading the queue does not verify its signatures again.
+    private var analyses: [String: (key: String, analysis: ProposalAnalysis)] = [:]
+
+    private func analyze(_ id: String, _ proposal: Proposal) -> ProposalAnalysis {
+        let key = "\(fund.state.entryCount) \(proposal.files.count) \(proposal.recordedAs ?? -1) \(now.secondsSinceEpoch / 60)"
+        if let cached = analyses[id], cached.key == key { return cached.analysis }
+        let analysis = fund.state.analyze(proposal.payload, bytes: proposal.bytes, files: proposal.files, at: now, recordedAs: proposal.recordedAs)
+        analyses[id] = (key, analysis)
+        return analysis
     }
 }
 

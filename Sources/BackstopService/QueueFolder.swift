@@ -27,7 +27,10 @@ enum QueueFolder {
             let folder = queue.appendingPathComponent(name)
             guard let payload = FileManager.default.contents(atPath: folder.appendingPathComponent("payload.json").path) else { continue }
             let hasSignatures = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).contains { $0.hasSuffix(".sig") }
-            let files = hasSignatures ? try Files.signatures([folder.path], option: "queue") : []
+            // Named as when they were posted (NNNNN.sig), not by their path on this machine.
+            let files = (hasSignatures ? try Files.signatures([folder.path], option: "queue") : []).map {
+                SignatureFile(name: URL(fileURLWithPath: $0.name).lastPathComponent, der: $0.der, publicKey: $0.publicKey, keyProblem: $0.keyProblem)
+            }
             result.append((name, Array(payload), files, folder))
         }
         return result
@@ -45,6 +48,8 @@ enum QueueFolder {
         }
         try writeDurably(payload, to: staging.appendingPathComponent("payload.json"))
         try syncFolder(staging)
+        // A folder left under this id is not in the queue (its payload could not be read): replaced.
+        try? FileManager.default.removeItem(at: folder)
         guard rename(staging.path, folder.path) == 0 else { throw ServiceError(.internalServerError, "io", "cannot rename in the queue folder: \(String(cString: strerror(errno)))") }
         try syncFolder(queue)
         return folder

@@ -86,7 +86,7 @@ enum Routes {
         }
         router.post("/v1/proposals") { request, context in
             let body = try await bytes(request, context)
-            let (id, created, report) = try await service.propose(body)
+            let (id, created, report) = try await service.propose(body, client: context.remoteAddress?.ipAddress ?? "-")
             var response = json(report, status: created ? .created : .ok)
             response.headers[.location] = "/v1/proposals/\(id)"
             return response

@@ -63,7 +63,15 @@ public enum BackstopServe {
             },
             logger: logger
         )
+        // Proposals that were only too early are appended once the rules accept them.
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(30))
+                await service.submitReady()
+            }
+        }
         try await app.runService()  // SIGTERM and SIGINT shut it down gracefully.
+        ticker.cancel()
         await service.close()
         logger.info("stopped", metadata: ["reason": "signal"])
     }
