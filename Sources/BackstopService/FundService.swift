@@ -156,9 +156,11 @@ actor FundService {
 
     // MARK: Writing
 
-    /// Queues a proposal (a payload file's bytes) after the same checks a signer's screen
-    /// makes: it must be for this fund, unexpired, and refused now only for want of
-    /// signatures. Returns its queue id (SHA-256 of the bytes), whether it is new, and the analysis.
+    /// Queues a proposal (a payload file's bytes) from `client` after the same checks a
+    /// signer's screen makes: it must be for this fund, unexpired but expiring within 30
+    /// days, and refused now only for want of signatures or for being too early; and the
+    /// client may not have too many unsigned proposals waiting. Returns its queue id
+    /// (SHA-256 of the bytes), whether it is new, and the analysis.
     func propose(_ bytes: [UInt8], client: String) throws -> (id: String, created: Bool, report: JSONValue) {
         let (payload, _) = try parsePayload(bytes, source: "the request body")
         guard payload.kind != .genesis else { throw ServiceError(.badRequest, "badInput", "a genesis payload starts a ledger; it cannot be proposed to one") }
