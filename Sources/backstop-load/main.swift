@@ -62,12 +62,21 @@ func openStore(_ target: String, race: Bool) throws -> any LedgerStorage {
         return try PostgresStorage(url: target, forWriting: true, createSchema: true, lockWaitSeconds: 120, exclusive: !race, queryTimeoutSeconds: 5)
     }
     let folder = URL(fileURLWithPath: target)
-    let exists = FileManager.default.fileExists(atPath: folder.appendingPathComponent(LedgerStore.ledgerFileName).path)
-    if !exists {
-        // Another process may be creating it at the same moment: then open it.
-        do { return try LedgerStore.create(at: folder) } catch let error as LedgerError where error.code == .alreadyExists || error.code == .locked {}
+    var attempt = 0
+    while true {
+        let exists = FileManager.default.fileExists(atPath: folder.appendingPathComponent(LedgerStore.ledgerFileName).path)
+        if !exists {
+            // Another process may be creating it at the same moment: then open it.
+            do { return try LedgerStore.create(at: folder) } catch let error as LedgerError where error.code == .alreadyExists || error.code == .locked {}
+        }
+        do {
+            return try LedgerStore.open(at: folder, lockWaitSeconds: 120)
+        } catch let error as LedgerError where error.code == .notFound && attempt < 6_000 {
+            // The creator holds the lock and has not made the file yet: look again shortly.
+            attempt += 1
+            usleep(10_000)
+        }
     }
-    return try LedgerStore.open(at: folder, lockWaitSeconds: 120)
 }
 
 let key = try PrivateKey(generatingOn: .p256)
