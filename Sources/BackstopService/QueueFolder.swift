@@ -1,6 +1,7 @@
 import BackstopCLI
 import BackstopCrypto
 import BackstopFund
+import BackstopLedger
 import Foundation
 
 /// The signing queue on disk, in the command line's own file layout, so that nothing
@@ -82,9 +83,8 @@ enum QueueFolder {
     }
 
     private static func syncFolder(_ url: URL) throws {
-        let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw ServiceError(.internalServerError, "io", "cannot open \(url.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw ServiceError(.internalServerError, "io", "fsync of \(url.path) failed: \(String(cString: strerror(errno)))") }
+        guard SystemIO.shared.syncDirectory(url.path) else {
+            throw ServiceError(.internalServerError, "io", "fsync of the folder \(url.path) failed: \(String(cString: strerror(errno)))")
+        }
     }
 }

@@ -212,16 +212,18 @@ struct RequestLog: RouterMiddleware {
 }
 
 /// Per-client token buckets: each address may make `rate` requests a second on average,
-/// `burst` at once; past that the answer is 429 with Retry-After.
+/// `burst` at once; past that the answer is 429 with Retry-After. Tokens are counted in
+/// billionths, so that refilling by the nanosecond stays in integers.
 final class RateLimiter: RouterMiddleware, @unchecked Sendable {
     typealias Context = ServiceContext
-    private let rate: Double, burst: Double
-    private var buckets: [String: (tokens: Double, time: ContinuousClock.Instant)] = [:]
+    private static let unit: Int64 = 1_000_000_000
+    private let rate: Int64, burst: Int64
+    private var buckets: [String: (tokens: Int64, time: ContinuousClock.Instant)] = [:]
     private let lock = NSLock()
 
     init(rate: Int, burst: Int) {
-        self.rate = Double(rate)
-        self.burst = Double(burst)
+        self.rate = Int64(rate)
+        self.burst = Int64(burst) * Self.unit
     }
 
     /// Takes a token for `client`; false when its bucket is empty.
@@ -231,11 +233,12 @@ final class RateLimiter: RouterMiddleware, @unchecked Sendable {
         if buckets.count > 100_000 { buckets.removeAll() }  // Bounded memory under a flood of addresses.
         var bucket = buckets[client] ?? (burst, now)
         let elapsed = now - bucket.time
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        bucket.tokens = min(burst, bucket.tokens + seconds * rate)
+        // Nanoseconds elapsed, capped at a minute: a full bucket is reached well before.
+        let nanoseconds = min(elapsed.components.seconds, 60) * Self.unit + elapsed.components.attoseconds / 1_000_000_000
+        bucket.tokens = min(burst, bucket.tokens + nanoseconds * rate)
         bucket.time = now
-        let allowed = bucket.tokens >= 1
-        if allowed { bucket.tokens -= 1 }
+        let allowed = bucket.tokens >= Self.unit
+        if allowed { bucket.tokens -= Self.unit }
         buckets[client] = bucket
         return allowed
     }

@@ -137,7 +137,10 @@ func main() {
             for index in 0..<options.perWriter where Date() < deadline {
                 let member = members[(writer + index) % members.count]
                 let id = "load-\(run)-\(writer)-\(index)"
-                let amount = try! Amount(decimal: "\(1 + index % 7)", decimals: decimals)
+                guard let amount = try? Amount(decimal: "\(1 + index % 7)", decimals: decimals), let key = keys[member] else {
+                    results.fail("contribution \(id): no amount or key for \(member)")
+                    continue
+                }
                 let body = ContributionPayload(member: member, asset: asset, amount: amount, period: state.period(of: now), reference: id)
                 let payload = Canonical.encode(Payloads.make(body, for: state, id: id, expires: now.adding(seconds: 3_600)!))
                 let (queued, queueBody, queueTime) = send(session, "POST", base + "/v1/proposals", body: payload, type: "application/json")
@@ -146,7 +149,10 @@ func main() {
                     results.fail("proposal \(id): HTTP \(queued) \(String(decoding: queueBody.prefix(200), as: UTF8.self))")
                     continue
                 }
-                let signature = try! keys[member]!.signature(for: payload).derRepresentation
+                guard let signature = try? key.signature(for: payload).derRepresentation else {
+                    results.fail("contribution \(id): signing failed")
+                    continue
+                }
                 let (signed, signBody, signTime) = send(session, "POST", base + "/v1/proposals/\(queueId)/signatures", body: signature, type: "application/octet-stream")
                 results.add(Sample(kind: "POST signature", status: signed, milliseconds: signTime))
                 if signed == 201, let seq = (try? JSONParser.parse(signBody))?["appended"]?["seq"]?.integerValue {
