@@ -136,7 +136,8 @@ struct APIDocumentTests {
         let run = try runProcess("/usr/bin/env", ["python3", "-m", "schemathesis.cli", "run", spec.path, "--url", service.url, "--checks", "all",
                                                   "--exclude-checks", "positive_data_acceptance,unsupported_method", "--max-examples", examples,
                                                   "--seed", "20261129", "--generation-deterministic", "--no-color"],
-                                 environment: ProcessInfo.processInfo.environment.merging(["SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"]) { $1 })
+                                 environment: ProcessInfo.processInfo.environment.merging(["SCHEMATHESIS_TELEMETRY": "false", "NO_COLOR": "1"]) { $1 },
+                                 currentDirectory: folder)  // Its cache goes there, not into the package.
         let summary = run.stdout.split(separator: "\n").first { $0.contains(" generated, ") }.map(String.init) ?? ""
         print("schemathesis: \(summary.trimmingCharacters(in: .whitespaces))")
         #expect(run.status == 0, "\(run.stdout.suffix(3000)) \(run.stderr.suffix(1000))")
